@@ -1,6 +1,6 @@
 module starlab
 
-go 1.25.0
+go 1.26.0
 
 require (
 	codeberg.org/go-fonts/liberation v0.5.0 // indirect
