@@ -1,0 +1,273 @@
+package analysis
+
+import (
+	"fmt"
+	"math"
+	"sort"
+)
+
+// Knee method names, as reported in Knee.Method and KneeEvidence.Method.
+const (
+	MethodOffered  = "offered"  // achieved throughput first falls below a fraction of offered load
+	MethodLatency  = "latency"  // latency first exceeds a multiple of its low-load value
+	MethodSegments = "segments" // two-segment (hinge) least-squares fit of throughput vs load
+	MethodKneedle  = "kneedle"  // Kneedle: largest distance above the chord, x and y normalised
+)
+
+// KneeOptions selects the fields and thresholds of FindKnee.
+type KneeOptions struct {
+	// X is the load field; "" means "request_rate". The offered-load
+	// definition applies only when X is "request_rate".
+	X string
+	// Y is the throughput field; "" means "request_throughput".
+	Y string
+	// Latency is the latency field for the latency definition; "" skips
+	// that definition. DefaultKneeOptions sets "median_ttft_ms".
+	Latency string
+	// OfferedFraction: saturated when achieved < OfferedFraction·offered.
+	// 0 means 0.9 (Poisson arrivals and ramp-up lose a few percent even
+	// far from saturation: seed 003 achieves 9.11 of 10 req/s).
+	OfferedFraction float64
+	// LatencyFactor: saturated when latency > LatencyFactor·(latency at the
+	// lowest load). 0 means 3: queueing past the knee multiplies latency
+	// (seed 003: 80× from 10 to 20 req/s) while batching below it adds tens
+	// of percent (seed 000: 4× the GPUs changed TTFT by 25%).
+	LatencyFactor float64
+	// SlopeRatio: the two-segment fit is saturated when the slope after the
+	// hinge is at most SlopeRatio × the slope before it. 0 means 0.25.
+	SlopeRatio float64
+	// KneedleMinDistance: smallest normalised distance above the chord that
+	// counts as a knee. 0 means 0.1; a straight line gives 0.
+	KneedleMinDistance float64
+}
+
+// DefaultKneeOptions mirrors find_knee's Starlark defaults.
+func DefaultKneeOptions() KneeOptions {
+	return KneeOptions{X: "request_rate", Y: "request_throughput", Latency: "median_ttft_ms"}.withDefaults()
+}
+
+func (o KneeOptions) withDefaults() KneeOptions {
+	if o.X == "" {
+		o.X = "request_rate"
+	}
+	if o.Y == "" {
+		o.Y = "request_throughput"
+	}
+	if o.OfferedFraction == 0 {
+		o.OfferedFraction = 0.9
+	}
+	if o.LatencyFactor == 0 {
+		o.LatencyFactor = 3
+	}
+	if o.SlopeRatio == 0 {
+		o.SlopeRatio = 0.25
+	}
+	if o.KneedleMinDistance == 0 {
+		o.KneedleMinDistance = 0.1
+	}
+	return o
+}
+
+// KneeEvidence is one definition's answer, kept side by side with the others
+// so a reader can see whether they agree.
+type KneeEvidence struct {
+	Method  string
+	Found   bool
+	Rate    float64    // highest load below saturation by this definition; NaN when not found
+	Bracket [2]float64 // loads the knee lies between; NaN when not found
+	Detail  string     // what the definition saw, or why it does not apply
+
+	belowRange bool // saturated already at the lowest load
+}
+
+// Knee is the saturation point of a sweep.
+type Knee struct {
+	Found bool
+	// Rate is the highest measured load still below saturation.
+	Rate float64
+	// MaxThroughput is the plateau: the highest Y measured.
+	MaxThroughput float64
+	// Method is the chosen definition (Method* constants); "" when not found.
+	Method string
+	// Bracket is [lo, hi], the measured loads the knee lies between.
+	Bracket [2]float64
+	// Reason says why no knee was found, or notes disagreement when found.
+	Reason string
+	// Evidence holds every definition's answer, in the order offered,
+	// latency, segments, kneedle.
+	Evidence []KneeEvidence
+	// X and Y are the fields used.
+	X, Y string
+}
+
+// Around returns n loads spread evenly across the bracket, ends included
+// (n = 1 gives the midpoint), for a rerun near the knee. It returns nil
+// when no knee was found or n < 1.
+func (k Knee) Around(n int) []float64 {
+	if !k.Found || n < 1 {
+		return nil
+	}
+	lo, hi := k.Bracket[0], k.Bracket[1]
+	if n == 1 {
+		return []float64{(lo + hi) / 2}
+	}
+	out := make([]float64, n)
+	for i := range out {
+		out[i] = lo + (hi-lo)*float64(i)/float64(n-1)
+	}
+	return out
+}
+
+// curve is a sweep reduced to sorted, de-duplicated (x, y, latency) triples.
+type curve struct {
+	x, y, lat []float64 // lat is nil when no latency field is used
+}
+
+// FindKnee locates the load at which a server saturates. It evaluates four
+// definitions (see the Method* constants) and chooses, in this order of
+// trust: offered (direct, when X is the offered rate), segments, latency,
+// kneedle. Fewer than 3 distinct loads, or no saturation in range, gives
+// Found=false with a Reason rather than a guess. Points may come unsorted
+// and unevenly spaced; equal loads are averaged. Errors are for input that
+// cannot be analysed: missing fields, or a closed-loop (infinite) load.
+func FindKnee(points []Point, opts KneeOptions) (Knee, error) {
+	opts = opts.withDefaults()
+	k := Knee{X: opts.X, Y: opts.Y, Rate: math.NaN(), Bracket: [2]float64{math.NaN(), math.NaN()}}
+	c, err := readCurve(points, opts)
+	if err != nil {
+		return k, err
+	}
+	if len(c.y) > 0 {
+		k.MaxThroughput = maxOf(c.y)
+	}
+	if len(c.x) < 3 {
+		k.Reason = fmt.Sprintf("only %d distinct %s value(s): need at least 3 loads to locate a knee", len(c.x), opts.X)
+		return k, nil
+	}
+	k.Evidence = []KneeEvidence{
+		kneeOffered(c, opts),
+		kneeLatency(c, opts),
+		kneeSegments(c, opts),
+		kneeKneedle(c, opts),
+	}
+	if !k.Evidence[0].belowRange { // offered load already unmet at the lowest rate: no knee in range
+		for _, i := range []int{0, 2, 1, 3} { // offered, segments, latency, kneedle
+			e := k.Evidence[i]
+			// Kneedle finds a bend on any concave curve, even one still
+			// rising; it decides only when the curve has stopped rising.
+			if e.Found && (e.Method != MethodKneedle || !stillRising(c, opts)) {
+				k.Found, k.Method, k.Rate, k.Bracket = true, e.Method, e.Rate, e.Bracket
+				break
+			}
+		}
+	}
+	if k.Found {
+		k.Reason = disagreement(k)
+		return k, nil
+	}
+	k.Reason = notFoundReason(c, opts, k.Evidence)
+	return k, nil
+}
+
+func readCurve(points []Point, opts KneeOptions) (curve, error) {
+	xs, err := column("find_knee", points, opts.X)
+	if err != nil {
+		return curve{}, err
+	}
+	ys, err := column("find_knee", points, opts.Y)
+	if err != nil {
+		return curve{}, err
+	}
+	var lats []float64
+	if opts.Latency != "" {
+		if lats, err = column("find_knee", points, opts.Latency); err != nil {
+			return curve{}, err
+		}
+	}
+	for i, x := range xs {
+		if math.IsInf(x, 0) {
+			return curve{}, fmt.Errorf("find_knee: point %d: %s is %v (closed loop): choose another x, e.g. x=\"max_concurrency\"", i, opts.X, x)
+		}
+	}
+	idx := make([]int, len(xs))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return xs[idx[a]] < xs[idx[b]] })
+	var c curve
+	for start := 0; start < len(idx); {
+		end := start
+		var sy, sl float64
+		for end < len(idx) && xs[idx[end]] == xs[idx[start]] {
+			sy += ys[idx[end]]
+			if lats != nil {
+				sl += lats[idx[end]]
+			}
+			end++
+		}
+		cnt := float64(end - start)
+		c.x = append(c.x, xs[idx[start]])
+		c.y = append(c.y, sy/cnt)
+		if lats != nil {
+			c.lat = append(c.lat, sl/cnt)
+		}
+		start = end
+	}
+	return c, nil
+}
+
+// disagreement notes definitions that found a knee outside the chosen
+// bracket, so a reader does not trust one number blindly.
+func disagreement(k Knee) string {
+	var out string
+	for _, e := range k.Evidence {
+		if !e.Found || e.Method == k.Method {
+			continue
+		}
+		if e.Bracket[1] < k.Bracket[0] || e.Bracket[0] > k.Bracket[1] {
+			if out != "" {
+				out += "; "
+			}
+			out += fmt.Sprintf("%s puts the knee in [%s, %s]", e.Method, num(e.Bracket[0]), num(e.Bracket[1]))
+		}
+	}
+	return out
+}
+
+func notFoundReason(c curve, opts KneeOptions, ev []KneeEvidence) string {
+	label := opts.X
+	if opts.X == "request_rate" {
+		label = "rate"
+	}
+	n := len(c.x)
+	for _, e := range ev {
+		if e.belowRange {
+			return e.Detail
+		}
+	}
+	if stillRising(c, opts) {
+		return fmt.Sprintf("throughput still rising at the highest %s %s: extend the sweep", label, num(c.x[n-1]))
+	}
+	return fmt.Sprintf("no definition found a knee between %s %s and %s (throughput %s to %s): see evidence",
+		label, num(c.x[0]), num(c.x[n-1]), num(c.y[0]), num(c.y[n-1]))
+}
+
+// stillRising: the last segment's slope exceeds SlopeRatio × the initial
+// slope (from the origin, or the first segment when the sweep starts at 0).
+func stillRising(c curve, opts KneeOptions) bool {
+	n := len(c.x)
+	last := (c.y[n-1] - c.y[n-2]) / (c.x[n-1] - c.x[n-2])
+	first := c.y[0] / c.x[0]
+	if c.x[0] <= 0 {
+		first = (c.y[1] - c.y[0]) / (c.x[1] - c.x[0])
+	}
+	return last > 0 && last > opts.SlopeRatio*first
+}
+
+func maxOf(v []float64) float64 {
+	m := math.Inf(-1)
+	for _, x := range v {
+		m = math.Max(m, x)
+	}
+	return m
+}
