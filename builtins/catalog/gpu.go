@@ -25,6 +25,9 @@ type GPU struct {
 	// TDPWatts is the board power limit; IdleWatts the draw of an idle, clocked-up device.
 	TDPWatts  float64
 	IdleWatts float64
+	// InterconnectGBs is the per-direction GPU-to-GPU bandwidth tensor parallelism's all-reduces
+	// see: NVLink on SXM parts, PCIe 4.0 x16 otherwise.
+	InterconnectGBs float64
 	// MaxSMClockMHz is the boost clock the sampler reports at full load.
 	MaxSMClockMHz int
 	// Aliases are other names the lookup accepts (lower case, punctuation-free forms are derived).
@@ -36,21 +39,21 @@ func (g GPU) MemoryBytes() float64 { return g.MemoryGiB * GiB }
 
 // gpus lists datasheet values (NVIDIA product briefs). Memory is the CUDA-visible total.
 var gpus = []GPU{
-	{Name: "H100", MemoryGiB: 79.19, BandwidthGBs: 3350, BF16TFLOPs: 989, TDPWatts: 700, IdleWatts: 70, MaxSMClockMHz: 1980,
+	{Name: "H100", InterconnectGBs: 450, MemoryGiB: 79.19, BandwidthGBs: 3350, BF16TFLOPs: 989, TDPWatts: 700, IdleWatts: 70, MaxSMClockMHz: 1980,
 		Aliases: []string{"H100-SXM", "H100-80G", "H100 80GB HBM3", "NVIDIA H100 80GB HBM3", "H100-SXM5-80GB"}},
-	{Name: "H200", MemoryGiB: 139.8, BandwidthGBs: 4800, BF16TFLOPs: 989, TDPWatts: 700, IdleWatts: 75, MaxSMClockMHz: 1980,
+	{Name: "H200", InterconnectGBs: 450, MemoryGiB: 139.8, BandwidthGBs: 4800, BF16TFLOPs: 989, TDPWatts: 700, IdleWatts: 75, MaxSMClockMHz: 1980,
 		Aliases: []string{"H200-SXM", "H200-141G", "NVIDIA H200"}},
-	{Name: "A100-80G", MemoryGiB: 79.15, BandwidthGBs: 2039, BF16TFLOPs: 312, TDPWatts: 400, IdleWatts: 55, MaxSMClockMHz: 1410,
+	{Name: "A100-80G", InterconnectGBs: 300, MemoryGiB: 79.15, BandwidthGBs: 2039, BF16TFLOPs: 312, TDPWatts: 400, IdleWatts: 55, MaxSMClockMHz: 1410,
 		Aliases: []string{"A100-80GB", "A100-SXM4-80GB", "NVIDIA A100-SXM4-80GB", "A100"}},
-	{Name: "A100-40G", MemoryGiB: 39.39, BandwidthGBs: 1555, BF16TFLOPs: 312, TDPWatts: 400, IdleWatts: 50, MaxSMClockMHz: 1410,
+	{Name: "A100-40G", InterconnectGBs: 300, MemoryGiB: 39.39, BandwidthGBs: 1555, BF16TFLOPs: 312, TDPWatts: 400, IdleWatts: 50, MaxSMClockMHz: 1410,
 		Aliases: []string{"A100-40GB", "A100-SXM4-40GB", "NVIDIA A100-SXM4-40GB"}},
-	{Name: "L40S", MemoryGiB: 44.42, BandwidthGBs: 864, BF16TFLOPs: 362, TDPWatts: 350, IdleWatts: 35, MaxSMClockMHz: 2520,
+	{Name: "L40S", InterconnectGBs: 25, MemoryGiB: 44.42, BandwidthGBs: 864, BF16TFLOPs: 362, TDPWatts: 350, IdleWatts: 35, MaxSMClockMHz: 2520,
 		Aliases: []string{"NVIDIA L40S"}},
-	{Name: "A6000", MemoryGiB: 47.54, BandwidthGBs: 768, BF16TFLOPs: 154.8, TDPWatts: 300, IdleWatts: 25, MaxSMClockMHz: 1800,
+	{Name: "A6000", InterconnectGBs: 25, MemoryGiB: 47.54, BandwidthGBs: 768, BF16TFLOPs: 154.8, TDPWatts: 300, IdleWatts: 25, MaxSMClockMHz: 1800,
 		Aliases: []string{"RTX A6000", "NVIDIA RTX A6000"}},
-	{Name: "RTX 4090", MemoryGiB: 23.64, BandwidthGBs: 1008, BF16TFLOPs: 165.2, TDPWatts: 450, IdleWatts: 20, MaxSMClockMHz: 2520,
+	{Name: "RTX 4090", InterconnectGBs: 25, MemoryGiB: 23.64, BandwidthGBs: 1008, BF16TFLOPs: 165.2, TDPWatts: 450, IdleWatts: 20, MaxSMClockMHz: 2520,
 		Aliases: []string{"4090", "GeForce RTX 4090", "NVIDIA GeForce RTX 4090"}},
-	{Name: "RTX 3090", MemoryGiB: 23.58, BandwidthGBs: 936, BF16TFLOPs: 71, TDPWatts: 350, IdleWatts: 25, MaxSMClockMHz: 1695,
+	{Name: "RTX 3090", InterconnectGBs: 25, MemoryGiB: 23.58, BandwidthGBs: 936, BF16TFLOPs: 71, TDPWatts: 350, IdleWatts: 25, MaxSMClockMHz: 1695,
 		Aliases: []string{"3090", "GeForce RTX 3090", "NVIDIA GeForce RTX 3090"}},
 }
 
