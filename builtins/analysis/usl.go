@@ -1,0 +1,196 @@
+package analysis
+
+import (
+	"fmt"
+	"math"
+
+	"gonum.org/v1/gonum/mat"
+)
+
+// USLFit is Gunther's Universal Scalability Law fitted to throughput X at
+// concurrency (or node count) N:
+//
+//	X(N) = λN / (1 + σ(N−1) + κN(N−1))
+//
+// σ is contention (serialisation), κ coherency (crosstalk); both ≥ 0.
+type USLFit struct {
+	Lambda float64 // throughput of one unit without overhead
+	Sigma  float64 // contention, ≥ 0
+	Kappa  float64 // coherency, ≥ 0
+	// PeakN is where X(N) peaks, sqrt((1−σ)/κ); +Inf when κ = 0 or σ ≥ 1
+	// (no retrograde region: throughput only levels off).
+	PeakN float64
+	PeakX float64 // X(PeakN); λ/σ (the asymptote) when PeakN is +Inf and σ > 0
+	R2    float64 // coefficient of determination on X
+	SSE   float64 // residual sum of squares
+}
+
+// Predict returns the fitted throughput at n.
+func (f USLFit) Predict(n float64) float64 {
+	return f.Lambda * n / (1 + f.Sigma*(n-1) + f.Kappa*n*(n-1))
+}
+
+// USL fits the Universal Scalability Law: a linearised least-squares fit
+// (with λ from the smallest N) gives the start, and a projected
+// Levenberg–Marquardt on the original residuals refines λ, σ, κ jointly,
+// keeping σ, κ ≥ 0. It needs at least 4 points (3 parameters plus one
+// degree of freedom).
+func USL(ns, xs []float64) (USLFit, error) {
+	if len(ns) != len(xs) {
+		return USLFit{}, fmt.Errorf("usl: %d values of N but %d throughputs", len(ns), len(xs))
+	}
+	if len(ns) < 4 {
+		return USLFit{}, fmt.Errorf("usl: got %d points, need at least 4 to fit λ, σ and κ", len(ns))
+	}
+	for i := range ns {
+		if !(ns[i] >= 1) || math.IsInf(ns[i], 0) {
+			return USLFit{}, fmt.Errorf("usl: point %d: N = %v, want a finite number ≥ 1", i, ns[i])
+		}
+		if !(xs[i] >= 0) || math.IsInf(xs[i], 0) {
+			return USLFit{}, fmt.Errorf("usl: point %d: throughput %v, want a finite number ≥ 0", i, xs[i])
+		}
+	}
+	p := uslStart(ns, xs)
+	p = uslRefine(ns, xs, p)
+	f := USLFit{Lambda: p[0], Sigma: p[1], Kappa: p[2]}
+	f.SSE = uslSSE(ns, xs, p)
+	mean := 0.0
+	for _, x := range xs {
+		mean += x
+	}
+	mean /= float64(len(xs))
+	sst := 0.0
+	for _, x := range xs {
+		sst += (x - mean) * (x - mean)
+	}
+	f.R2 = 1 - f.SSE/sst
+	if sst == 0 {
+		f.R2 = math.NaN()
+	}
+	switch {
+	case f.Kappa > 0 && f.Sigma < 1:
+		f.PeakN = math.Sqrt((1 - f.Sigma) / f.Kappa)
+		f.PeakX = f.Predict(f.PeakN)
+	case f.Sigma > 0:
+		f.PeakN, f.PeakX = math.Inf(1), f.Lambda/f.Sigma
+	default:
+		f.PeakN, f.PeakX = math.Inf(1), math.Inf(1)
+	}
+	return f, nil
+}
+
+// uslStart is the linearised fit: with λ = X(N₀)/N₀ at the smallest N,
+// N/C − 1 = σ(N−1) + κN(N−1) where C = X/λ, solved without intercept and
+// with a negative coefficient clamped to 0 and the other refitted.
+func uslStart(ns, xs []float64) [3]float64 {
+	i0 := 0
+	for i := range ns {
+		if ns[i] < ns[i0] {
+			i0 = i
+		}
+	}
+	lambda := xs[i0] / ns[i0]
+	if lambda <= 0 {
+		lambda = maxOf(xs) / ns[i0]
+	}
+	var a1, a2, y []float64
+	for i := range ns {
+		if ns[i] == ns[i0] || xs[i] <= 0 {
+			continue
+		}
+		a1 = append(a1, ns[i]-1)
+		a2 = append(a2, ns[i]*(ns[i]-1))
+		y = append(y, ns[i]*lambda/xs[i]-1)
+	}
+	sigma, kappa := 0.0, 0.0
+	if len(y) >= 2 {
+		A := mat.NewDense(len(y), 2, nil)
+		for i := range y {
+			A.Set(i, 0, a1[i])
+			A.Set(i, 1, a2[i])
+		}
+		var b mat.VecDense
+		if b.SolveVec(A, mat.NewVecDense(len(y), y)) == nil {
+			sigma, kappa = b.AtVec(0), b.AtVec(1)
+		}
+	}
+	switch {
+	case sigma < 0 && kappa < 0:
+		sigma, kappa = 0, 0
+	case sigma < 0:
+		sigma, kappa = 0, math.Max(0, dot(a2, y)/dot(a2, a2))
+	case kappa < 0:
+		sigma, kappa = math.Max(0, dot(a1, y)/dot(a1, a1)), 0
+	}
+	return [3]float64{lambda, sigma, kappa}
+}
+
+func dot(a, b []float64) float64 {
+	s := 0.0
+	for i := range a {
+		s += a[i] * b[i]
+	}
+	return s
+}
+
+func uslSSE(ns, xs []float64, p [3]float64) float64 {
+	f := USLFit{Lambda: p[0], Sigma: p[1], Kappa: p[2]}
+	s := 0.0
+	for i := range ns {
+		r := xs[i] - f.Predict(ns[i])
+		s += r * r
+	}
+	return s
+}
+
+// uslRefine is Levenberg–Marquardt (Marquardt's diagonal scaling, so λ and
+// the small κ are stepped on their own scales) with each trial projected
+// onto σ, κ ≥ 0, λ > 0.
+func uslRefine(ns, xs []float64, p [3]float64) [3]float64 {
+	sse := uslSSE(ns, xs, p)
+	mu := 1e-3
+	for iter := 0; iter < 500 && mu < 1e12; iter++ {
+		var jtj [3][3]float64
+		var jtr [3]float64
+		for i, n := range ns {
+			d := 1 + p[1]*(n-1) + p[2]*n*(n-1)
+			fv := p[0] * n / d
+			g := [3]float64{n / d, -fv * (n - 1) / d, -fv * n * (n - 1) / d}
+			r := xs[i] - fv
+			for a := 0; a < 3; a++ {
+				jtr[a] += g[a] * r
+				for b := 0; b < 3; b++ {
+					jtj[a][b] += g[a] * g[b]
+				}
+			}
+		}
+		M := mat.NewDense(3, 3, nil)
+		for a := 0; a < 3; a++ {
+			for b := 0; b < 3; b++ {
+				M.Set(a, b, jtj[a][b])
+			}
+			M.Set(a, a, jtj[a][a]*(1+mu)+1e-300)
+		}
+		var step mat.VecDense
+		if step.SolveVec(M, mat.NewVecDense(3, jtr[:])) != nil {
+			mu *= 10
+			continue
+		}
+		q := [3]float64{p[0] + step.AtVec(0), math.Max(0, p[1]+step.AtVec(1)), math.Max(0, p[2]+step.AtVec(2))}
+		if q[0] <= 0 {
+			q[0] = p[0] / 2
+		}
+		qs := uslSSE(ns, xs, q)
+		if qs < sse {
+			improvement := (sse - qs) / math.Max(sse, 1e-300)
+			p, sse = q, qs
+			mu = math.Max(mu/10, 1e-12)
+			if improvement < 1e-14 {
+				break
+			}
+		} else {
+			mu *= 10
+		}
+	}
+	return p
+}
