@@ -1,0 +1,228 @@
+package sweep
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"sync"
+	"time"
+)
+
+// SLO keys accepted in Config.SLO (thresholds in ms), as vLLM bench's --goodput.
+var sloKeys = map[string]bool{"ttft": true, "tpot": true, "e2el": true}
+
+// ValidateSLO rejects unknown metrics and non-positive thresholds.
+func ValidateSLO(slo map[string]float64) error {
+	for k, v := range slo {
+		if !sloKeys[k] {
+			return fmt.Errorf("slo: unknown metric %q, want ttft, tpot or e2el", k)
+		}
+		if !(v > 0) {
+			return fmt.Errorf("slo: %s must be > 0 ms, got %v", k, v)
+		}
+	}
+	return nil
+}
+
+// Aggregator turns records into a Point. Per-request TTFT/TPOT/E2EL/lag are kept as float slices
+// (8 bytes each, exact percentiles); ITL, which has one value per token, goes to a Histogram.
+// It is safe for concurrent Add.
+type Aggregator struct {
+	mu     sync.Mutex
+	warmup time.Duration
+	slo    map[string]float64
+
+	ttft, tpot, e2el, lag []float64
+	itl                   *Histogram
+	live                  *Histogram // TTFT for the progress reporter
+
+	completed, failed, incomplete int
+	errors                        map[string]int
+	inTok, outTok, fromChunks     int
+	good                          int
+	lastDone                      time.Duration
+
+	sent, sentAll, errAll, doneAll int
+	firstSent, lastSent            time.Duration
+	firstIntended, lastIntended    time.Duration
+}
+
+// NewAggregator measures requests whose intended send time is at or after warmup.
+func NewAggregator(warmup time.Duration, slo map[string]float64) *Aggregator {
+	return &Aggregator{warmup: warmup, slo: slo, itl: NewHistogram(), live: NewHistogram(), errors: map[string]int{}}
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// Add folds one finished record in and releases its chunk times.
+func (a *Aggregator) Add(r *Record) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	r.finish()
+	chunks := r.Chunks
+	r.Chunks = nil
+	a.doneAll++
+	if r.Err != "" {
+		a.errAll++
+	}
+	r.Warmup = r.Intended < a.warmup
+	if r.Warmup {
+		return
+	}
+	if a.sent == 0 || r.Sent < a.firstSent {
+		a.firstSent, a.firstIntended = r.Sent, r.Intended
+	}
+	if r.Sent > a.lastSent {
+		a.lastSent = r.Sent
+	}
+	if r.Intended > a.lastIntended {
+		a.lastIntended = r.Intended
+	}
+	a.sent++
+	a.lag = append(a.lag, ms(r.Lag()))
+	switch {
+	case r.Incomplete:
+		a.incomplete++
+		return
+	case r.Err != "":
+		a.failed++
+		a.errors[r.Err]++
+		return
+	case r.ChunkCount == 0:
+		a.failed++
+		a.errors["empty_response"]++
+		return
+	}
+	a.completed++
+	a.lastDone = max(a.lastDone, r.Done)
+	a.inTok += r.InputTokens
+	a.outTok += r.OutputTokens
+	if !r.UsageReported {
+		a.fromChunks++
+	}
+	ttft, e2el := ms(r.TTFT()), ms(r.E2EL())
+	a.ttft = append(a.ttft, ttft)
+	a.e2el = append(a.e2el, e2el)
+	a.live.Add(ttft)
+	tpotOK := true
+	if t, ok := r.TPOT(); ok {
+		a.tpot = append(a.tpot, ms(t))
+		if lim, has := a.slo["tpot"]; has && ms(t) > lim {
+			tpotOK = false
+		}
+	}
+	for i := 1; i < len(chunks); i++ {
+		a.itl.Add(ms(chunks[i] - chunks[i-1]))
+	}
+	if lim, has := a.slo["ttft"]; has && ttft > lim {
+		return
+	}
+	if lim, has := a.slo["e2el"]; has && e2el > lim {
+		return
+	}
+	if tpotOK {
+		a.good++
+	}
+}
+
+// NoteSent counts a send as it happens (for live progress); measured counts come from Add.
+func (a *Aggregator) NoteSent() {
+	a.mu.Lock()
+	a.sentAll++
+	a.mu.Unlock()
+}
+
+// Live is the progress snapshot: sends, finished, failed and the median TTFT so far.
+func (a *Aggregator) Live() (sent, done, errs int, p50TTFTms float64) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.sentAll, a.doneAll, a.errAll, a.live.Quantile(0.5)
+}
+
+// Finalize computes the point. sendEnd is the end of the send window (origin-relative); dropped
+// is the number of scheduled sends skipped.
+func (a *Aggregator) Finalize(p *Point, sendEnd time.Duration, dropped int) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	end := max(sendEnd, a.lastDone)
+	window := (end - a.warmup).Seconds()
+	p.Duration = Float(window)
+	p.Completed, p.Failed, p.Incomplete = a.completed, a.failed, a.incomplete
+	p.Errors = a.errors
+	p.TotalInputTokens, p.TotalOutputTokens, p.OutputTokensFromChunks = a.inTok, a.outTok, a.fromChunks
+	rate := func(n int) Float {
+		if window <= 0 {
+			return Float(math.NaN())
+		}
+		return Float(float64(n) / window)
+	}
+	p.RequestThroughput = rate(a.completed)
+	p.OutputThroughput = rate(a.outTok)
+	p.TotalTokenThroughput = rate(a.inTok + a.outTok)
+	p.RequestGoodput = Float(math.NaN())
+	if len(a.slo) > 0 {
+		p.RequestGoodput = rate(a.good)
+	}
+	fill(a.ttft, &p.MeanTTFTMs, &p.MedianTTFTMs, &p.StdTTFTMs, &p.P90TTFTMs, &p.P99TTFTMs)
+	fill(a.tpot, &p.MeanTPOTMs, &p.MedianTPOTMs, &p.StdTPOTMs, &p.P90TPOTMs, &p.P99TPOTMs)
+	fill(a.e2el, &p.MeanE2ELMs, &p.MedianE2ELMs, &p.StdE2ELMs, &p.P90E2ELMs, &p.P99E2ELMs)
+	h := a.itl
+	p.MeanITLMs, p.MedianITLMs, p.StdITLMs = Float(h.Mean()), Float(h.Quantile(0.5)), Float(h.Std())
+	p.P90ITLMs, p.P99ITLMs = Float(h.Quantile(0.9)), Float(h.Quantile(0.99))
+
+	c := &p.Client
+	lag := sortedCopy(a.lag)
+	c.SendLagP50Ms, c.SendLagP99Ms = Float(percentile(lag, 50)), Float(percentile(lag, 99))
+	c.SendLagMaxMs = Float(math.NaN())
+	if len(lag) > 0 {
+		c.SendLagMaxMs = Float(lag[len(lag)-1])
+	}
+	c.Sent, c.Dropped = a.sent, dropped
+	c.AchievedSendRate, c.ScheduledSendRate = Float(math.NaN()), Float(math.NaN())
+	if a.sent >= 2 && a.lastSent > a.firstSent {
+		c.AchievedSendRate = Float(float64(a.sent-1) / (a.lastSent - a.firstSent).Seconds())
+		if a.lastIntended > a.firstIntended {
+			c.ScheduledSendRate = Float(float64(a.sent-1) / (a.lastIntended - a.firstIntended).Seconds())
+		}
+	}
+}
+
+func fill(v []float64, mean, median, std, p90, p99 *Float) {
+	s := sortedCopy(v)
+	m, sd := meanStd(s)
+	*mean, *std = Float(m), Float(sd)
+	*median, *p90, *p99 = Float(percentile(s, 50)), Float(percentile(s, 90)), Float(percentile(s, 99))
+}
+
+func sortedCopy(v []float64) []float64 {
+	s := append([]float64(nil), v...)
+	sort.Float64s(s)
+	return s
+}
+
+func meanStd(v []float64) (float64, float64) {
+	if len(v) == 0 {
+		return math.NaN(), math.NaN()
+	}
+	var sum float64
+	for _, x := range v {
+		sum += x
+	}
+	m := sum / float64(len(v))
+	var ss float64
+	for _, x := range v {
+		ss += (x - m) * (x - m)
+	}
+	return m, math.Sqrt(ss / float64(len(v)))
+}
+
+// percentile is numpy's default (linear interpolation) on sorted data, as vLLM bench uses.
+func percentile(s []float64, p float64) float64 {
+	if len(s) == 0 {
+		return math.NaN()
+	}
+	pos := p / 100 * float64(len(s)-1)
+	lo := int(math.Floor(pos))
+	hi := min(lo+1, len(s)-1)
+	return s[lo] + (s[hi]-s[lo])*(pos-float64(lo))
+}

@@ -1,0 +1,139 @@
+package sweep
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// FullPolicy is what an open-loop send does when max_concurrency requests are in flight.
+type FullPolicy string
+
+const (
+	// FullWait (default, vLLM bench) waits for a slot; the delay shows as send lag.
+	FullWait FullPolicy = "wait"
+	// FullDrop skips the send and counts it in client.dropped.
+	FullDrop FullPolicy = "drop"
+)
+
+// GPUHook starts GPU sampling for one point; the returned stop ends it and yields the per-device
+// summary stored verbatim in Point.GPU. A nil hook leaves gpu out.
+type GPUHook func(ctx context.Context) (stop func() (json.RawMessage, error), err error)
+
+// PointSpec is one load level: an open-loop Rate (requests/s, may be +Inf) or a closed-loop
+// Concurrency (workers), never both.
+type PointSpec struct {
+	Index       int     // position in the sweep
+	Rate        float64 // > 0 for open loop
+	Concurrency int     // > 0 for closed loop
+}
+
+func (s PointSpec) String() string {
+	if s.Concurrency > 0 {
+		return fmt.Sprintf("concurrency=%d", s.Concurrency)
+	}
+	return fmt.Sprintf("rate=%g", s.Rate)
+}
+
+// Options are the per-point settings shared by HTTP and virtual runs.
+type Options struct {
+	Duration    time.Duration // measured send window after warmup; ignored when NumRequests > 0
+	NumRequests int           // measured requests (sent after warmup); 0 = use Duration
+	Warmup      time.Duration // sends before this are excluded from every metric
+	Dataset     *Dataset      // required
+	Arrival     Arrival       // open loop; default poisson
+	Burstiness  float64       // gamma shape; default 1
+	// MaxConcurrency bounds in-flight requests in open loop (0 = unbounded); OnFull decides.
+	MaxConcurrency int
+	OnFull         FullPolicy
+	SLO            map[string]float64 // "ttft"|"tpot"|"e2el" → ms; enables request_goodput
+	StopWhen       *StopWhen          // nil: never stop early
+	Seed           uint64
+	Key            string        // step key; schedules derive from Seed+Key+point index
+	Timeout        time.Duration // per request, default 10m
+	Grace          time.Duration // wait for in-flight requests after the send window, default 30s
+	LagTolerance   time.Duration // p99 send-lag limit for client.bottleneck; 0 = LagTolerance(rate)
+	AllowEOS       bool          // false (default): send ignore_eos=true and min_tokens=max_tokens
+	GPU            GPUHook
+	// OnRecord sees every finished request (warmup included, Warmup set) after aggregation; it
+	// must not keep Chunks (already nil). Called from many goroutines in HTTP runs.
+	OnRecord func(spec PointSpec, r *Record)
+	Logger   zerolog.Logger
+	Progress ProgressOptions
+}
+
+func (o *Options) validate(spec PointSpec) error {
+	if o.Dataset == nil {
+		return fmt.Errorf("sweep: dataset is required")
+	}
+	if (spec.Rate > 0) == (spec.Concurrency > 0) {
+		return fmt.Errorf("sweep: point %d: want exactly one of rate > 0 or concurrency > 0", spec.Index)
+	}
+	if math.IsNaN(spec.Rate) {
+		return fmt.Errorf("sweep: rate is NaN")
+	}
+	if o.NumRequests <= 0 && o.Duration <= 0 {
+		return fmt.Errorf("sweep: want duration > 0 or num_requests > 0")
+	}
+	if o.Warmup < 0 || o.MaxConcurrency < 0 {
+		return fmt.Errorf("sweep: warmup and max_concurrency must be >= 0")
+	}
+	switch o.OnFull {
+	case "", FullWait, FullDrop:
+	default:
+		return fmt.Errorf("sweep: on_full: got %q, want wait or drop", o.OnFull)
+	}
+	return ValidateSLO(o.SLO)
+}
+
+func (o Options) withDefaults() Options {
+	if o.Arrival == "" {
+		o.Arrival = ArrivalPoisson
+	}
+	if o.Burstiness == 0 {
+		o.Burstiness = 1
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 10 * time.Minute
+	}
+	if o.Grace <= 0 {
+		o.Grace = 30 * time.Second
+	}
+	if o.OnFull == "" {
+		o.OnFull = FullWait
+	}
+	return o
+}
+
+// pointKey is the schedule's random-stream key: the step key plus the point, so every point of
+// every step has its own, replayable arrivals.
+func (o *Options) pointKey(spec PointSpec) string {
+	return fmt.Sprintf("%s/point%d/%s", o.Key, spec.Index, spec)
+}
+
+// newPoint fills the identifying fields.
+func (o *Options) newPoint(spec PointSpec) Point {
+	p := Point{RequestRate: Float(spec.Rate), MaxConcurrency: o.MaxConcurrency, Arrival: string(o.Arrival),
+		Burstiness: Float(o.Burstiness)}
+	if spec.Concurrency > 0 {
+		p.RequestRate, p.MaxConcurrency, p.Arrival = Float(math.Inf(1)), spec.Concurrency, "closed"
+	}
+	return p
+}
+
+// finishPoint judges the client and logs a warning when it was the bottleneck.
+func (o *Options) finishPoint(p *Point, spec PointSpec) {
+	tol := o.LagTolerance
+	if tol <= 0 {
+		tol = LagTolerance(spec.Rate)
+	}
+	judgeClient(p, tol)
+	if p.Client.Bottleneck {
+		o.Logger.Warn().Str("point", spec.String()).Str("reason", p.Client.BottleneckReason).
+			Msg("sweep: the load generator was the bottleneck; this point measures the client, not the server")
+	}
+}
