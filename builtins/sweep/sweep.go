@@ -1,0 +1,106 @@
+package sweep
+
+import (
+	"context"
+	"fmt"
+	"math"
+)
+
+var nan = math.NaN()
+
+// Config is one sweep() call: a list of load levels run in order with the same Options.
+type Config struct {
+	Name        string
+	Rates       []float64 // open loop; exactly one of Rates / Concurrency
+	Concurrency []int     // closed loop
+	Options     Options
+	// Writer, if set, receives every record and the points after each point.
+	Writer *Writer
+	// Cached lets a resumed run skip a point the journal already holds.
+	Cached func(spec PointSpec) (Point, bool)
+	// OnPoint is called after each measured point (e.g. to journal it).
+	OnPoint func(spec PointSpec, p Point)
+}
+
+// Result is the sweep's outcome, in point order.
+type Result struct {
+	Name   string
+	Points []Point
+}
+
+// Specs expands the config into point specs.
+func (c *Config) Specs() ([]PointSpec, error) {
+	if (len(c.Rates) > 0) == (len(c.Concurrency) > 0) {
+		return nil, fmt.Errorf("sweep: want exactly one of rates or concurrency")
+	}
+	var specs []PointSpec
+	for i, r := range c.Rates {
+		if !(r > 0) {
+			return nil, fmt.Errorf("sweep: for parameter rates: element %d must be > 0, got %v", i, r)
+		}
+		specs = append(specs, PointSpec{Index: i, Rate: r})
+	}
+	for i, n := range c.Concurrency {
+		if n < 1 {
+			return nil, fmt.Errorf("sweep: for parameter concurrency: element %d must be >= 1, got %d", i, n)
+		}
+		specs = append(specs, PointSpec{Index: i, Concurrency: n})
+	}
+	return specs, nil
+}
+
+// Run runs a sweep against an HTTP server.
+func Run(ctx context.Context, t Target, c Config) (*Result, error) {
+	return c.run(ctx, func(ctx context.Context, o Options, s PointSpec) (Point, error) { return RunPoint(ctx, t, o, s) })
+}
+
+type pointFunc func(ctx context.Context, o Options, s PointSpec) (Point, error)
+
+func (c *Config) run(ctx context.Context, runPoint pointFunc) (*Result, error) {
+	specs, err := c.Specs()
+	if err != nil {
+		return nil, err
+	}
+	o := c.Options
+	if c.Writer != nil {
+		w, user := c.Writer, o.OnRecord
+		o.OnRecord = func(s PointSpec, r *Record) {
+			w.WriteRecord(s, r)
+			if user != nil {
+				user(s, r)
+			}
+		}
+	}
+	res := &Result{Name: c.Name, Points: []Point{}}
+	for _, s := range specs {
+		if c.Cached != nil {
+			if p, ok := c.Cached(s); ok {
+				res.Points = append(res.Points, p)
+				continue
+			}
+		}
+		p, err := runPoint(ctx, o, s)
+		if err != nil && ctx.Err() == nil {
+			return res, err
+		}
+		res.Points = append(res.Points, p)
+		if c.Writer != nil {
+			if werr := c.Writer.WritePoints(res.Points); werr != nil {
+				return res, werr
+			}
+			if werr := c.Writer.Flush(); werr != nil {
+				return res, werr
+			}
+		}
+		if err != nil {
+			return res, err
+		}
+		if c.OnPoint != nil {
+			c.OnPoint(s, p)
+		}
+		o.Logger.Info().Str("sweep", c.Name).Str("point", s.String()).Int("completed", p.Completed).
+			Int("failed", p.Failed).Float64("request_throughput", float64(p.RequestThroughput)).
+			Float64("median_ttft_ms", float64(p.MedianTTFTMs)).Bool("stopped_early", p.StoppedEarly).Msg("sweep: point done")
+	}
+	return res, nil
+}
