@@ -93,7 +93,7 @@ func TestKVCapacityModelMath(t *testing.T) {
 		if c.KVBytesPerToken != tc.want {
 			t.Errorf("%s: %d bytes per token, want %d", tc.dtype, c.KVBytesPerToken, tc.want)
 		}
-		want := int((c.KVGiB * (1 << 30)) / float64(tc.want*16)) * 16
+		want := int((c.KVGiB*(1<<30))/float64(tc.want*16)) * 16
 		if c.KVTokens != want || !c.Fits || c.MaxConcurrency != float64(c.NumBlocks)*16/4096 {
 			t.Errorf("%s: tokens %d (want %d), max concurrency %v, fits %v", tc.dtype, c.KVTokens, want, c.MaxConcurrency, c.Fits)
 		}
