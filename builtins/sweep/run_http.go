@@ -220,6 +220,7 @@ func (r *pointRun) closedLoop(ctx context.Context) time.Duration {
 	sendDone := make(chan struct{})
 	var once sync.Once
 	finish := func() { once.Do(func() { close(sendDone) }) }
+	time.Sleep(time.Until(r.origin)) // offsets are from origin; none may be negative
 	for w := 0; w < r.spec.Concurrency; w++ {
 		r.wg.Add(1)
 		go func() {
