@@ -1,0 +1,7 @@
+// Package all links every domain package's builtins into the binary; each registers itself with
+// the runtime in its init function.
+package all
+
+import (
+	_ "starlab/runtime"
+)

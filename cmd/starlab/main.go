@@ -1,0 +1,308 @@
+// Command starlab runs experiment plans for LLM inference servers. It only parses flags and calls
+// the runtime; everything else lives in runtime/ and builtins/.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"strings"
+	"syscall"
+
+	"github.com/rs/zerolog"
+	"golang.org/x/term"
+
+	_ "starlab/builtins/all"
+	"starlab/runtime"
+)
+
+const usage = `starlab runs experiment plans (Starlark .star files) for LLM inference servers.
+
+Usage:
+  starlab run PLAN.star [--set name=value]... [--seed N] [--out DIR] [--virtual]
+  starlab run --resume RUNDIR [PLAN.star]      continue a killed or failed run
+  starlab replay RUNDIR [--plan EDITED.star]    rerun the plan from recorded results only
+  starlab check PLAN.star [--set name=value]... parse, resolve loads, type-check params; runs nothing
+  starlab doc [NAME | PLAN.star | @stdlib//MODULE.star]
+  starlab version
+
+Common flags: --log-level debug|info|warn|error, --log-format auto|console|json.
+Exit status: 0 ok, 1 the plan failed, 2 usage error, 130 interrupted.
+`
+
+func main() {
+	os.Exit(cli(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// cli is main without the process exit, so tests run the real command line in-process.
+func cli(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	cmd, rest := args[0], args[1:]
+	var err error
+	code := 0
+	switch cmd {
+	case "run":
+		code, err = runCmd(rest, stderr, false)
+	case "replay":
+		code, err = runCmd(rest, stderr, true)
+	case "check":
+		err = checkCmd(rest, stdout)
+	case "doc":
+		err = docCmd(rest, stdout)
+	case "version":
+		fmt.Fprintf(stdout, "starlab %s (%s)\n", runtime.Version(), goVersion())
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+	default:
+		err = runtime.Usagef("unknown command %q", cmd)
+	}
+	if err != nil {
+		var ue *runtime.UsageError
+		if errors.As(err, &ue) || errors.Is(err, flag.ErrHelp) {
+			if !errors.Is(err, flag.ErrHelp) {
+				fmt.Fprintf(stderr, "starlab %s: %v\n", cmd, err)
+			}
+			return 2
+		}
+		fmt.Fprintf(stderr, "starlab %s: %s\n", cmd, runtime.FormatError(err))
+		return 1
+	}
+	return code
+}
+
+func goVersion() string {
+	if info, ok := debug.ReadBuildInfo(); ok {
+		return info.GoVersion
+	}
+	return "go"
+}
+
+// sets collects repeated --set name=value flags.
+type sets map[string]string
+
+func (s sets) String() string { return fmt.Sprint(map[string]string(s)) }
+func (s sets) Set(v string) error {
+	name, value, ok := strings.Cut(v, "=")
+	if !ok || name == "" {
+		return fmt.Errorf("want name=value, got %q", v)
+	}
+	s[name] = value
+	return nil
+}
+
+// parseInterspersed parses flags that may come before or after positional arguments.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			return pos, nil
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+}
+
+func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
+}
+
+func runCmd(args []string, stderr io.Writer, replay bool) (int, error) {
+	name := "run"
+	if replay {
+		name = "replay"
+	}
+	fs := newFlagSet(name, stderr)
+	set := sets{}
+	fs.Var(set, "set", "plan parameter `name=value` (repeatable)")
+	seed := fs.Uint64("seed", runtime.DefaultSeed, "run seed: every random choice derives from it")
+	out := fs.String("out", "", "run directory (default runs/<UTC timestamp>-<plan name>)")
+	resume := fs.String("resume", "", "continue the run in `RUNDIR`: completed steps come from its journal")
+	plan := fs.String("plan", "", "replay: the plan to run instead of the recorded one (an edited analysis)")
+	virtual := fs.Bool("virtual", false, "run every server as the simulator in virtual time")
+	vllmCmd := fs.String("vllm-cmd", os.Getenv("STARLAB_VLLM"), "command that starts vLLM (default \"vllm\"; env STARLAB_VLLM)")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	logFormat := fs.String("log-format", "auto", "auto (console on a terminal, JSON otherwise), console or json")
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return 2, &runtime.UsageError{Err: err}
+	}
+	opts := runtime.Options{Sets: set, Seed: *seed, Out: *out, Virtual: *virtual, VLLMCmd: *vllmCmd, Args: append([]string{name}, args...)}
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "seed" {
+			opts.SeedSet = true
+		}
+	})
+	if replay {
+		if len(pos) != 1 || *resume != "" {
+			return 2, runtime.Usagef("want: starlab replay RUNDIR [--plan EDITED.star]")
+		}
+		opts.Replay, opts.PlanPath = pos[0], *plan
+	} else {
+		if *plan != "" {
+			return 2, runtime.Usagef("--plan is for replay; run takes the plan as its argument")
+		}
+		switch {
+		case *resume != "" && len(pos) <= 1:
+			opts.Resume = *resume
+			if len(pos) == 1 {
+				opts.PlanPath = pos[0]
+			}
+		case len(pos) == 1:
+			opts.PlanPath = pos[0]
+		default:
+			return 2, runtime.Usagef("want: starlab run PLAN.star [flags], or starlab run --resume RUNDIR [PLAN.star]")
+		}
+	}
+	if opts.LogLevel, err = zerolog.ParseLevel(*logLevel); err != nil || *logLevel == "" {
+		return 2, runtime.Usagef("--log-level: want debug, info, warn or error, got %q", *logLevel)
+	}
+	if opts.LogOut, err = logOutput(*logFormat, stderr); err != nil {
+		return 2, err
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stopSignals := onSignals(cancel, stderr)
+	defer stopSignals()
+
+	outcome, err := runtime.Execute(ctx, opts)
+	if err != nil {
+		return 2, err
+	}
+	switch outcome.Status {
+	case "ok":
+		fmt.Fprintf(stderr, "results: %s\n", outcome.Dir)
+		return 0, nil
+	case "interrupted":
+		fmt.Fprintf(stderr, "interrupted; partial results: %s (continue with: starlab run --resume %s)\n", outcome.Dir, outcome.Dir)
+		return 130, nil
+	}
+	fmt.Fprintf(stderr, "%s\npartial results: %s\n", runtime.FormatError(outcome.Err), outcome.Dir)
+	return 1, nil
+}
+
+// onSignals cancels the run on the first SIGINT/SIGTERM and exits at once on the second.
+func onSignals(cancel func(), stderr io.Writer) func() {
+	ch := make(chan os.Signal, 2)
+	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-ch:
+			fmt.Fprintln(stderr, "stopping: servers are being shut down and partial results written (press Ctrl-C again to exit at once)")
+			cancel()
+		case <-done:
+			return
+		}
+		select {
+		case <-ch:
+			fmt.Fprintln(stderr, "exiting at once")
+			os.Exit(130)
+		case <-done:
+		}
+	}()
+	return func() {
+		signal.Stop(ch)
+		close(done)
+	}
+}
+
+func logOutput(format string, stderr io.Writer) (io.Writer, error) {
+	tty := false
+	if f, ok := stderr.(*os.File); ok {
+		tty = term.IsTerminal(int(f.Fd()))
+	}
+	switch format {
+	case "json":
+		return stderr, nil
+	case "console":
+		return zerolog.ConsoleWriter{Out: stderr, NoColor: !tty, TimeFormat: "15:04:05"}, nil
+	case "auto":
+		if tty {
+			return zerolog.ConsoleWriter{Out: stderr, TimeFormat: "15:04:05"}, nil
+		}
+		return stderr, nil
+	}
+	return nil, runtime.Usagef("--log-format: want auto, console or json, got %q", format)
+}
+
+func checkCmd(args []string, stdout io.Writer) error {
+	fs := newFlagSet("check", stdout)
+	set := sets{}
+	fs.Var(set, "set", "plan parameter `name=value` (repeatable)")
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return &runtime.UsageError{Err: err}
+	}
+	if len(pos) != 1 {
+		return runtime.Usagef("want: starlab check PLAN.star [--set name=value]...")
+	}
+	rep, err := runtime.Check(pos[0], set, nil)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s: ok (%d files: %s)\n", pos[0], len(rep.Files), strings.Join(rep.Files, ", "))
+	writeParams(stdout, rep.Params)
+	return nil
+}
+
+func writeParams(w io.Writer, params []runtime.ParamDecl) {
+	if len(params) == 0 {
+		fmt.Fprintln(w, "params: none")
+		return
+	}
+	fmt.Fprintln(w, "params:")
+	for _, p := range params {
+		def := "(computed)"
+		if p.Default != nil {
+			def = p.Default.String()
+		}
+		fmt.Fprintf(w, "  %-20s default %-16s %s  [%s]\n", p.Name, def, p.Doc, p.Pos)
+	}
+}
+
+func docCmd(args []string, stdout io.Writer) error {
+	if len(args) > 1 {
+		return runtime.Usagef("want: starlab doc [NAME | PLAN.star | @stdlib//MODULE.star]")
+	}
+	if len(args) == 0 {
+		fmt.Fprint(stdout, runtime.DocIndex())
+		return nil
+	}
+	arg := args[0]
+	switch {
+	case strings.HasPrefix(arg, runtime.StdlibPrefix):
+		text, err := runtime.DocModule(arg)
+		if err != nil {
+			return runtime.Usagef("%v", err)
+		}
+		fmt.Fprint(stdout, text)
+	case strings.HasSuffix(arg, ".star"):
+		decls, err := runtime.ScanParams(arg)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%s\n", arg)
+		writeParams(stdout, decls)
+	default:
+		text, ok := runtime.DocBuiltin(arg)
+		if !ok {
+			return runtime.Usagef("no builtin %q (starlab doc lists them)", arg)
+		}
+		fmt.Fprint(stdout, text)
+	}
+	return nil
+}

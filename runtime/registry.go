@@ -1,0 +1,90 @@
+package runtime
+
+import (
+	"fmt"
+	"sort"
+	"sync"
+
+	"go.starlark.net/starlark"
+)
+
+// Builtin is a function that plans can call, with the documentation `starlab doc` prints.
+//
+// # Adding a builtin (the recipe every domain package follows)
+//
+// A domain package under builtins/ keeps its engine in plain Go and adds a binding file of about
+// twenty lines per builtin:
+//
+//	func init() {
+//		runtime.Register(runtime.Builtin{
+//			Name:      "nap",
+//			Signature: `nap(duration="1s")`,
+//			Doc:       "Waits, as a journaled step, and returns the seconds waited.",
+//			Fn:        nap,
+//		})
+//	}
+//
+//	func nap(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+//		d := runtime.Duration(time.Second)
+//		if err := starlark.UnpackArgs(b.Name(), args, kwargs, "duration?", &d); err != nil {
+//			return nil, err // already reads "nap: for parameter duration: ..."
+//		}
+//		secs, err := runtime.Step(thread, b, args, kwargs, func(ctx context.Context) (float64, error) {
+//			return d.Seconds(), runtime.Sleep(ctx, time.Duration(d))
+//		})
+//		if err != nil {
+//			return nil, err
+//		}
+//		return starlark.Float(secs), nil
+//	}
+//
+// Rules: the engine never imports Starlark; run state (context, logger, run directory, seed,
+// options) comes from runtime.FromThread(thread), never from globals; anything with a side effect
+// or a cost (a server, a measurement) goes through Step so that --resume and replay skip it; a
+// blocking builtin watches ctx; argument errors name the parameter (ArgError). The package joins the
+// binary with a blank import in builtins/all.
+type Builtin struct {
+	Name      string
+	Signature string // as plans call it, with defaults: `sweep(server, rates=None, ...)`
+	Doc       string // first line is the summary; the rest is printed by `starlab doc NAME`
+	Fn        func(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error)
+}
+
+var (
+	registryMu sync.Mutex
+	registry   = map[string]Builtin{}
+)
+
+// Register adds a builtin to every plan's predeclared names. It panics on a duplicate name, which
+// is a programming error caught by any test that links both packages.
+func Register(b Builtin) {
+	registryMu.Lock()
+	defer registryMu.Unlock()
+	if b.Name == "" || b.Fn == nil {
+		panic("runtime.Register: builtin needs a name and a function")
+	}
+	if _, dup := registry[b.Name]; dup {
+		panic(fmt.Sprintf("runtime.Register: builtin %q registered twice", b.Name))
+	}
+	registry[b.Name] = b
+}
+
+// Builtins returns the registered builtins sorted by name.
+func Builtins() []Builtin {
+	registryMu.Lock()
+	defer registryMu.Unlock()
+	out := make([]Builtin, 0, len(registry))
+	for _, b := range registry {
+		out = append(out, b)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// Lookup returns the registered builtin with the given name.
+func Lookup(name string) (Builtin, bool) {
+	registryMu.Lock()
+	defer registryMu.Unlock()
+	b, ok := registry[name]
+	return b, ok
+}

@@ -1,0 +1,78 @@
+// Package runtimetest runs testdata/*.star scripts against the registered builtins, with
+// go.starlark.net's assert module (assert.eq, assert.true, assert.fails, ...), each script in a run
+// of its own: a fresh temporary run directory, the virtual clock, and the default seed. It is how
+// every builtin package tests its bindings the way plans use them.
+package runtimetest
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"github.com/rs/zerolog"
+	"go.starlark.net/starlark"
+	"go.starlark.net/starlarktest"
+
+	"starlab/runtime"
+)
+
+// Options adjusts the runs RunScripts makes.
+type Options struct {
+	// Sets are --set values given to every script.
+	Sets map[string]string
+	// Wall runs scripts on the wall clock instead of the virtual one.
+	Wall bool
+}
+
+// RunScripts runs every file matching pattern (for example "testdata/*.star") as a subtest.
+// A script fails the test through assert.* calls or by failing (an uncaught error or fail()).
+func RunScripts(t *testing.T, pattern string, opts Options) {
+	t.Helper()
+	files, err := filepath.Glob(pattern)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) == 0 {
+		t.Fatalf("no scripts match %s", pattern)
+	}
+	for _, file := range files {
+		t.Run(filepath.Base(file), func(t *testing.T) {
+			RunScript(t, file, opts)
+		})
+	}
+}
+
+// RunScript runs one script and returns its run directory for further checks.
+func RunScript(t *testing.T, file string, opts Options) string {
+	t.Helper()
+	dir := t.TempDir()
+	out, err := runtime.Execute(context.Background(), runtime.Options{
+		PlanPath: file,
+		Sets:     opts.Sets,
+		Seed:     runtime.DefaultSeed,
+		Out:      filepath.Join(dir, "run"),
+		Virtual:  !opts.Wall,
+		LogOut:   zerolog.NewTestWriter(t),
+		LogLevel: zerolog.InfoLevel,
+		Extra:    assertModule(t),
+		Hooks: []func(*runtime.Run){func(r *runtime.Run) {
+			r.OnThread(func(th *starlark.Thread) { starlarktest.SetReporter(th, t) })
+		}},
+	})
+	if err != nil {
+		t.Fatalf("%s: %v", file, err)
+	}
+	if out.Err != nil {
+		t.Fatalf("%s", runtime.FormatError(out.Err))
+	}
+	return out.Dir
+}
+
+func assertModule(t *testing.T) starlark.StringDict {
+	t.Helper()
+	mod, err := starlarktest.LoadAssertModule()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mod
+}

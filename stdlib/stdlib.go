@@ -1,0 +1,10 @@
+// Package stdlib holds the Starlark helper modules that plans load as "@stdlib//NAME.star". They
+// are embedded in the binary, so a plan's loads resolve the same on every machine.
+package stdlib
+
+import "embed"
+
+// FS holds every stdlib module by file name.
+//
+//go:embed *.star
+var FS embed.FS
