@@ -36,6 +36,7 @@ func RunVirtualPoint(ctx context.Context, srv virtual.Server, o Options, spec Po
 	}
 	for r := range v.inflight {
 		r.Incomplete = true
+		defer v.flushServer()
 		r.Done = v.now()
 		v.finish(r)
 	}
@@ -67,6 +68,18 @@ type vrun struct {
 	stopWhy  string
 	nextTick time.Duration
 	closedFn func(at time.Duration)
+}
+
+// flushServer runs abandoned requests to completion in virtual time (the contract has no cancel),
+// so the next point starts on an idle server; their events are ignored.
+func (v *vrun) flushServer() {
+	for {
+		t, ok := v.srv.NextEvent()
+		if !ok {
+			return
+		}
+		v.srv.RunUntil(t)
+	}
 }
 
 func (v *vrun) now() time.Duration { return v.srv.Now() - v.base }
