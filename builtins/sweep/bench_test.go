@@ -29,7 +29,7 @@ func BenchmarkOpenLoop1000(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		cpu := time.Duration(u1.Utime.Nano()+u1.Stime.Nano()-u0.Utime.Nano()-u0.Stime.Nano())
+		cpu := time.Duration(u1.Utime.Nano() + u1.Stime.Nano() - u0.Utime.Nano() - u0.Stime.Nano())
 		b.ReportMetric(float64(p.Client.AchievedSendRate)/float64(p.Client.ScheduledSendRate), "achieved/scheduled")
 		b.ReportMetric(float64(p.Client.SendLagP99Ms), "lag_p99_ms")
 		b.ReportMetric(float64(p.Completed), "completed")
