@@ -16,6 +16,7 @@ type VirtualServer struct {
 	now    time.Duration
 	events eventQueue
 	seq    uint64
+	tele   telemetry
 }
 
 var _ virtual.Server = (*VirtualServer)(nil)
