@@ -1,15 +1,15 @@
 package sweep
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
 	"math"
 	"net/http"
-	"strconv"
-	"strings"
 	"time"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 )
 
 // vLLM's metric names (v1 engine; gpu_cache_usage_perc is the pre-0.9 name of kv_cache_usage_perc).
@@ -67,78 +67,59 @@ func (t *serverTracker) fail(err error) {
 	t.m.LastScrapeError = err.Error()
 }
 
-// parseVLLMMetrics reads the Prometheus text exposition format, keeping only the vLLM series the
-// summary needs. It is a small hand parser because expfmt's transitive modules (goautoneg,
-// go-abnf, protobuf) are not in go.sum and this package may not change go.mod.
+// parseVLLMMetrics reads the Prometheus text exposition format with Prometheus' own parser and
+// keeps the vLLM series the summary needs, summed over label sets (one per model or engine).
 func parseVLLMMetrics(r io.Reader) (serverSample, error) {
 	var s serverSample
-	haveKV := false
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 4<<20)
-	line := 0
-	for sc.Scan() {
-		line++
-		text := strings.TrimSpace(sc.Text())
-		if text == "" || text[0] == '#' {
-			continue
-		}
-		name, v, err := parseSampleLine(text)
-		if err != nil {
-			return s, fmt.Errorf("metrics line %d: %w", line, err)
-		}
-		switch name {
-		case metricRunning:
-			s.running += v
-		case metricWaiting:
-			s.waiting += v
-		case metricPreemptions:
-			s.preemptions += v
-			s.hasPreempt = true
-		case metricKVUsage, metricKVUsageOld:
-			if !haveKV || v > s.kv {
-				s.kv = v
-			}
-			haveKV = true
-		}
-	}
-	return s, sc.Err()
-}
-
-// parseSampleLine splits `name{labels} value [timestamp]`, honouring quoted label values.
-func parseSampleLine(text string) (string, float64, error) {
-	i := strings.IndexAny(text, "{ \t")
-	if i <= 0 {
-		return "", 0, fmt.Errorf("no value in %q", text)
-	}
-	name, rest := text[:i], text[i:]
-	if rest[0] == '{' {
-		inQuote, esc, j := false, false, 1
-		for ; j < len(rest); j++ {
-			c := rest[j]
-			switch {
-			case esc:
-				esc = false
-			case c == '\\':
-				esc = true
-			case c == '"':
-				inQuote = !inQuote
-			case c == '}' && !inQuote:
-				goto closed
-			}
-		}
-		return "", 0, fmt.Errorf("unterminated labels in %q", text)
-	closed:
-		rest = rest[j+1:]
-	}
-	f := strings.Fields(rest)
-	if len(f) == 0 {
-		return "", 0, fmt.Errorf("no value in %q", text)
-	}
-	v, err := strconv.ParseFloat(f[0], 64)
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(r)
 	if err != nil {
-		return "", 0, fmt.Errorf("bad value in %q", text)
+		return s, fmt.Errorf("metrics: %w", err)
 	}
-	return name, v, nil
+	sum := func(name string) (float64, bool) {
+		fam, ok := families[name]
+		if !ok {
+			return 0, false
+		}
+		total := 0.0
+		for _, m := range fam.GetMetric() {
+			switch {
+			case m.Gauge != nil:
+				total += m.GetGauge().GetValue()
+			case m.Counter != nil:
+				total += m.GetCounter().GetValue()
+			case m.Untyped != nil:
+				total += m.GetUntyped().GetValue()
+			}
+		}
+		return total, true
+	}
+	max := func(name string) (float64, bool) {
+		fam, ok := families[name]
+		if !ok {
+			return 0, false
+		}
+		best := 0.0
+		for i, m := range fam.GetMetric() {
+			v := m.GetGauge().GetValue()
+			if m.Untyped != nil {
+				v = m.GetUntyped().GetValue()
+			}
+			if i == 0 || v > best {
+				best = v
+			}
+		}
+		return best, true
+	}
+	s.running, _ = sum(metricRunning)
+	s.waiting, _ = sum(metricWaiting)
+	s.preemptions, s.hasPreempt = sum(metricPreemptions)
+	if v, ok := max(metricKVUsage); ok {
+		s.kv = v
+	} else if v, ok := max(metricKVUsageOld); ok {
+		s.kv = v
+	}
+	return s, nil
 }
 
 // scrapeLoop polls url every interval until ctx ends and returns the summary.
