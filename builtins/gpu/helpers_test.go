@@ -34,8 +34,8 @@ func (c *fakeClock) Now() time.Time {
 // Readings depend on i so devices are told apart in assertions.
 func fullDevice(i int) *mock.Device {
 	return &mock.Device{
-		GetNameFunc:   func() (string, nvml.Return) { return "NVIDIA H100 80GB HBM3", nvml.SUCCESS },
-		GetUUIDFunc:   func() (string, nvml.Return) { return "GPU-" + string(rune('a'+i)), nvml.SUCCESS },
+		GetNameFunc: func() (string, nvml.Return) { return "NVIDIA H100 80GB HBM3", nvml.SUCCESS },
+		GetUUIDFunc: func() (string, nvml.Return) { return "GPU-" + string(rune('a'+i)), nvml.SUCCESS },
 		GetMemoryInfoFunc: func() (nvml.Memory, nvml.Return) {
 			return nvml.Memory{Total: 80 << 30, Used: uint64(10+i) << 30, Free: uint64(70-i) << 30}, nvml.SUCCESS
 		},

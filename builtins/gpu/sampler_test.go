@@ -241,6 +241,9 @@ func TestNewSamplerErrors(t *testing.T) {
 	if _, err := NewSampler(libOf(), Config{Interval: -time.Second}); err == nil {
 		t.Error("negative interval accepted")
 	}
+	if _, err := NewSampler(libOf(), Config{EnergyInterval: -time.Second}); err == nil {
+		t.Error("negative energy interval accepted")
+	}
 }
 
 // waitSamples polls until the sampler holds at least n samples.
@@ -276,6 +279,9 @@ func TestStartStop(t *testing.T) {
 	}
 	if first, last := res.Samples[0].Time, res.Samples[len(res.Samples)-1].Time; !first.Equal(res.Start) || !last.Equal(res.End) {
 		t.Errorf("series spans %v..%v, result %v..%v", first, last, res.Start, res.End)
+	}
+	if first, last := res.Samples[0], res.Samples[len(res.Samples)-1]; first.EnergyMJ == nil || last.EnergyMJ == nil {
+		t.Error("first and closing rounds must read the energy counter")
 	}
 	if got := res.Summaries[0].Samples; got != len(res.Samples)/2 {
 		t.Errorf("summary counts %d samples, want %d", got, len(res.Samples)/2)

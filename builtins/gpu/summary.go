@@ -121,30 +121,32 @@ func summarizeDevice(sum *Summary, ss []Sample) {
 	}
 }
 
-// counterEnergy is the energy counter's rise between the first and last
-// samples that carry it. It declines (ok=false) with fewer than two readings
-// or when the counter went backwards (driver reload), where the difference
-// would be meaningless.
+// counterEnergy is the energy counter's rise between its first and last
+// readings, plus power integrated over the window's edges outside them (the
+// counter is read sparsely, see Config.EnergyInterval). It declines
+// (ok=false) with fewer than two readings or when the counter went backwards
+// (driver reload), where the difference would be meaningless.
 func counterEnergy(ss []Sample) (float64, bool) {
-	var first, prev uint64
-	n := 0
-	for _, s := range ss {
+	first, last := -1, -1
+	for i, s := range ss {
 		if s.EnergyMJ == nil {
 			continue
 		}
-		if n > 0 && *s.EnergyMJ < prev {
+		if last >= 0 && *s.EnergyMJ < *ss[last].EnergyMJ {
 			return 0, false
 		}
-		if n == 0 {
-			first = *s.EnergyMJ
+		if first < 0 {
+			first = i
 		}
-		prev = *s.EnergyMJ
-		n++
+		last = i
 	}
-	if n < 2 {
+	if first < 0 || first == last {
 		return 0, false
 	}
-	return float64(prev-first) / 1000, true
+	j := float64(*ss[last].EnergyMJ-*ss[first].EnergyMJ) / 1000
+	head, _ := integratedEnergy(ss[:first+1])
+	tail, _ := integratedEnergy(ss[last:])
+	return j + head + tail, true
 }
 
 // integratedEnergy integrates power over time with the trapezoid rule,

@@ -65,6 +65,12 @@ func TestSummarizeEnergy(t *testing.T) {
 			wantJ: ptr(2.5), source: EnergyCounter, samples: 3,
 		},
 		{
+			name:  "sparse counter with integrated edges",
+			power: []float64{100, 100, 100, 100, 100}, energy: []int64{-1, 1000, -1, 21000, -1},
+			// 20 J from the counter + 10 J + 10 J on the edges
+			wantJ: ptr(40.0), source: EnergyCounter, meanW: ptr(100.0), maxW: ptr(100.0), samples: 5,
+		},
+		{
 			name:  "no power readings leaves energy empty",
 			power: []float64{-1, -1, -1}, samples: 3,
 		},

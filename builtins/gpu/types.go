@@ -42,7 +42,7 @@ type Sample struct {
 	MemoryUsed  *uint64   `json:"memory_used_bytes"`
 	MemoryTotal *uint64   `json:"memory_total_bytes"`
 	PowerW      *float64  `json:"power_w"`
-	EnergyMJ    *uint64   `json:"energy_mj"` // counter since driver load, millijoules
+	EnergyMJ    *uint64   `json:"energy_mj"` // counter since driver load, mJ; read every Config.EnergyInterval
 	TempC       *int      `json:"temperature_c"`
 	SMClockMHz  *int      `json:"sm_clock_mhz"`
 	Processes   []Process `json:"processes"` // nil when unsupported, empty when none run
@@ -76,8 +76,10 @@ type Summary struct {
 	MaxTempC       *int     `json:"max_temperature_c"`
 	MeanSMClockMHz *float64 `json:"mean_sm_clock_mhz"`
 
-	// EnergyJ is the energy between Start and End: the counter difference when
-	// the device has a counter, else power integrated with the trapezoid rule.
+	// EnergyJ is the energy between Start and End: the counter's rise between
+	// its first and last reading in the window, plus integrated power on the
+	// edges outside them; without two counter readings, power integrated with
+	// the trapezoid rule over the whole window.
 	EnergyJ      *float64 `json:"energy_j"`
 	EnergySource string   `json:"energy_source,omitempty"` // EnergyCounter or EnergyIntegrated
 }
