@@ -1,0 +1,193 @@
+package analysis
+
+import (
+	"fmt"
+	"math"
+
+	"go.starlark.net/starlark"
+	"go.starlark.net/starlarkstruct"
+
+	"starlab/runtime"
+)
+
+// Conversions shared by the analysis bindings: Starlark values in, plain Go
+// out, so the engines stay free of Starlark.
+
+// toGo converts a Starlark value to the plain Go form PointsFromMaps reads:
+// dicts and structs become maps, lists and tuples slices. Builtins (bound
+// methods on a struct) are dropped, since no table cell holds one.
+func toGo(v starlark.Value) any {
+	switch x := v.(type) {
+	case starlark.NoneType:
+		return nil
+	case starlark.Bool:
+		return bool(x)
+	case starlark.Int:
+		if i, ok := x.Int64(); ok {
+			return i
+		}
+		f, _ := starlark.AsFloat(x)
+		return f
+	case starlark.Float:
+		return float64(x)
+	case starlark.String:
+		return string(x)
+	case *starlark.Dict:
+		m := make(map[string]any, x.Len())
+		for _, item := range x.Items() {
+			if k, ok := item[0].(starlark.String); ok {
+				m[string(k)] = toGo(item[1])
+			}
+		}
+		return m
+	case starlark.Indexable: // list, tuple
+		out := make([]any, x.Len())
+		for i := range out {
+			out[i] = toGo(x.Index(i))
+		}
+		return out
+	case starlark.HasAttrs:
+		m := map[string]any{}
+		for _, name := range x.AttrNames() {
+			a, err := x.Attr(name)
+			if err != nil || a == nil {
+				continue
+			}
+			if _, fn := a.(starlark.Callable); fn {
+				continue
+			}
+			m[name] = toGo(a)
+		}
+		return m
+	}
+	return v.String()
+}
+
+// Table is a set of points handed to an analysis builtin: a SweepResult
+// (anything with .points, and .name if it has one) or a list of dicts or
+// structs typed into the plan.
+type Table struct {
+	Name   string           // the sweep's name; "" for a table typed into the plan
+	Rows   []map[string]any // the points as plain Go maps
+	Points []Point
+	GPUs   int // .server.gpus when the value has a server; 0 otherwise
+}
+
+// TableArg reads a Table from a builtin argument, with errors naming the
+// parameter. The report package uses it too, so every builtin accepts the
+// same shapes.
+func TableArg(b *starlark.Builtin, param string, v starlark.Value) (Table, error) {
+	var t Table
+	var seq starlark.Indexable
+	switch x := v.(type) {
+	case *starlark.List, starlark.Tuple:
+		seq = x.(starlark.Indexable)
+	case starlark.HasAttrs:
+		pts, err := x.Attr("points")
+		if err != nil || pts == nil {
+			return t, runtime.ArgError(b, param, "got %s without .points, want a SweepResult or a list of dicts", v.Type())
+		}
+		s, ok := pts.(starlark.Indexable)
+		if !ok {
+			return t, runtime.ArgError(b, param, "%s.points is %s, want a list of dicts", v.Type(), pts.Type())
+		}
+		seq = s
+		if name, err := x.Attr("name"); err == nil && name != nil {
+			if s, ok := starlark.AsString(name); ok {
+				t.Name = s
+			}
+		}
+		t.GPUs = serverGPUs(x)
+	default:
+		return t, runtime.ArgError(b, param, "got %s, want a SweepResult or a list of dicts", v.Type())
+	}
+	for i := 0; i < seq.Len(); i++ {
+		m, ok := toGo(seq.Index(i)).(map[string]any)
+		if !ok {
+			return t, runtime.ArgError(b, param, "point %d is %s, want a dict", i, seq.Index(i).Type())
+		}
+		t.Rows = append(t.Rows, m)
+	}
+	pts, err := PointsFromMaps(t.Rows)
+	if err != nil {
+		return t, runtime.ArgError(b, param, "%v", err)
+	}
+	t.Points = pts
+	return t, nil
+}
+
+func serverGPUs(x starlark.HasAttrs) int {
+	srv, err := x.Attr("server")
+	if err != nil || srv == nil {
+		return 0
+	}
+	sa, ok := srv.(starlark.HasAttrs)
+	if !ok {
+		return 0
+	}
+	g, err := sa.Attr("gpus")
+	if err != nil || g == nil {
+		return 0
+	}
+	n, err := starlark.AsInt32(g)
+	if err != nil {
+		return 0
+	}
+	return n
+}
+
+// optFloat is None for NaN, so "not found" reads as None in a plan rather
+// than as a number that could be mistaken for a measurement.
+func optFloat(v float64) starlark.Value {
+	if math.IsNaN(v) {
+		return starlark.None
+	}
+	return starlark.Float(v)
+}
+
+// pair is a bracket as a tuple, or None when either end is unknown.
+func pair(b [2]float64) starlark.Value {
+	if math.IsNaN(b[0]) || math.IsNaN(b[1]) {
+		return starlark.None
+	}
+	return starlark.Tuple{starlark.Float(b[0]), starlark.Float(b[1])}
+}
+
+func floatList(vs []float64) *starlark.List {
+	out := make([]starlark.Value, len(vs))
+	for i, v := range vs {
+		out[i] = starlark.Float(v)
+	}
+	return starlark.NewList(out)
+}
+
+func mkStruct(fields starlark.StringDict) *starlarkstruct.Struct {
+	return starlarkstruct.FromStringDict(starlarkstruct.Default, fields)
+}
+
+// attrs implements the attribute part of starlark.HasAttrs for the result
+// types, which keep their attributes in a dict built once.
+type attrs struct {
+	fields starlark.StringDict
+}
+
+func (a attrs) Attr(name string) (starlark.Value, error) {
+	if v, ok := a.fields[name]; ok {
+		return v, nil
+	}
+	return nil, nil
+}
+
+func (a attrs) AttrNames() []string { return a.fields.Keys() }
+
+func numberArg(b *starlark.Builtin, param string, v starlark.Value) (float64, error) {
+	f, ok := starlark.AsFloat(v)
+	if !ok {
+		return 0, runtime.ArgError(b, param, "got %s, want a number", v.Type())
+	}
+	return f, nil
+}
+
+func errorf(b *starlark.Builtin, format string, args ...any) error {
+	return fmt.Errorf("%s: %s", b.Name(), fmt.Sprintf(format, args...))
+}
