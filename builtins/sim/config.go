@@ -172,3 +172,8 @@ func firstNonEmpty(s ...string) string {
 	}
 	return ""
 }
+
+// KVCacheGiB is the KV cache memory of one GPU, as vLLM logs "Available KV cache memory".
+func (r *Resolved) KVCacheGiB() float64 {
+	return float64(r.NumBlocks) * 16 * r.KVBytesPerToken / float64(r.TensorParallel) / (1 << 30)
+}

@@ -1,5 +1,3 @@
-//go:build expfmt
-
 package sim
 
 import (
@@ -13,15 +11,16 @@ import (
 	"starlab/builtins/virtual"
 )
 
-// TestMetricsExpfmt parses /metrics output with Prometheus' own parser. Run with -tags expfmt
-// once go.sum lists github.com/munnerz/goautoneg (expfmt imports it).
+// TestMetricsExpfmt parses /metrics output with Prometheus' own parser, as the load generator
+// does.
 func TestMetricsExpfmt(t *testing.T) {
 	s := mustVirtual(t, Config{Model: "Llama-3.1-8B"}, 1)
 	s.Submit(0, virtual.Request{PromptTokens: 10, MaxTokens: 5, IgnoreEOS: true}, virtual.Events{})
 	s.RunUntil(time.Second)
 	var b bytes.Buffer
 	s.WriteMetrics(&b)
-	fams, err := expfmt.NewTextParser(model.UTF8Validation).TextToMetricFamilies(&b)
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := parser.TextToMetricFamilies(&b)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -189,12 +189,19 @@ func commas(n int) string {
 // lines, serves the OpenAI API on HOST:PORT until ctx ends, and returns the exit code (0 after a
 // clean shutdown, 1 when start-up fails or an injected crash kills the engine, 2 for bad flags).
 func ServeMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	l := logger{out: stdout, errOut: stderr, pid: os.Getpid()}
 	o, err := ParseServeArgs(args)
 	if err != nil {
 		fmt.Fprintf(stderr, "usage: vllm serve [model_tag] [options]\nvllm serve: error: %v\n", err)
 		return 2
 	}
+	return Serve(ctx, o, args, stdout, stderr, nil)
+}
+
+// Serve runs a parsed `vllm serve` until ctx ends, as ServeMain does; ready, when not nil, is
+// called once the API listens, with the engine and the port, so an in-process caller can sample
+// the engine's GPUs. args is only echoed in the "non-default args" log line.
+func Serve(ctx context.Context, o ServeOptions, args []string, stdout, stderr io.Writer, ready func(srv *WallServer, port int)) int {
+	l := logger{out: stdout, errOut: stderr, pid: os.Getpid()}
 	l.log(stdout, "APIServer", "INFO", "api_server.py:1839", "vLLM API server version %s (starlab simulator)", VLLMVersion)
 	l.log(stdout, "APIServer", "INFO", "utils.py:233", "non-default args: %s", strings.Join(args, " "))
 	for _, u := range o.Unknown {
@@ -223,7 +230,7 @@ func ServeMain(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	for dp := 0; dp < cfg.DataParallel; dp++ {
 		p := fmt.Sprintf("EngineCore_DP%d", dp)
 		l.log(stdout, p, "INFO", "gpu_model_runner.py:2653", "Model loading took %.4f GiB and %.6f seconds", cfg.Memory.WeightBytes/(1<<30), o.StartupDelay.Seconds())
-		l.log(stdout, p, "INFO", "gpu_worker.py:298", "Available KV cache memory: %.2f GiB", float64(cfg.NumBlocks)*16*cfg.KVBytesPerToken/float64(cfg.TensorParallel)/(1<<30))
+		l.log(stdout, p, "INFO", "gpu_worker.py:298", "Available KV cache memory: %.2f GiB", cfg.KVCacheGiB())
 		l.log(stdout, p, "INFO", "kv_cache_utils.py:1087", "GPU KV cache size: %s tokens", commas(cfg.KVTokens))
 		l.log(stdout, p, "INFO", "kv_cache_utils.py:1091", "Maximum concurrency for %s tokens per request: %.2fx", commas(cfg.MaxModelLen), cfg.MaxConcurrency)
 	}
@@ -245,6 +252,9 @@ func ServeMain(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fmt.Fprintf(stdout, "(APIServer pid=%d) INFO:     Started server process [%d]\n", l.pid, l.pid)
 	fmt.Fprintf(stdout, "(APIServer pid=%d) INFO:     Waiting for application startup.\n", l.pid)
 	fmt.Fprintf(stdout, "(APIServer pid=%d) INFO:     Application startup complete.\n", l.pid)
+	if ready != nil {
+		ready(srv, port)
+	}
 	code := 0
 	select {
 	case <-ctx.Done():
