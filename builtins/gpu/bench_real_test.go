@@ -8,6 +8,9 @@ import (
 
 // BenchmarkRealNVMLCalls times each NVML call the sampler makes on device 0,
 // to find which readings dominate a real round. Skips without NVML.
+// H100, driver 580, CPU per call: utilization 0.4 µs, memory 6.4 µs, power
+// 0.3 µs, energy 3,900 µs, temperature 0.4 µs, SM clock 0.5 µs, processes
+// 7.3 µs.
 func BenchmarkRealNVMLCalls(b *testing.B) {
 	p, ok, reason := Open()
 	if !ok {
