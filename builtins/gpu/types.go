@@ -31,8 +31,9 @@ type Process struct {
 
 // Sample is one reading of one device. A pointer field is nil when the device
 // could not provide that reading; the field's name is then in Missing (the
-// device does not support it) or in FieldErrors (the call failed). Nil is
-// never reported as zero, so a card without power readings does not look idle.
+// device does not support it) or in FieldErrors (the call failed); EnergyMJ
+// is also nil, with no entry, in rounds that skip the costly counter read.
+// Nil is never reported as zero, so a card without power does not look idle.
 type Sample struct {
 	Time   time.Time `json:"time"`
 	Device int       `json:"device"`
