@@ -1,0 +1,108 @@
+package report
+
+import (
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strconv"
+)
+
+// sweepCSV flattens a sweep's points (nested objects become dotted columns, lists JSON) so that
+// a spreadsheet sees every field; the load columns come first, the rest sorted by name.
+func sweepCSV(s Sweep) ([]byte, error) {
+	flat := make([]map[string]any, len(s.Rows))
+	cols := map[string]bool{}
+	for i, r := range s.Rows {
+		flat[i] = map[string]any{}
+		flatten("", r, flat[i])
+		for k := range flat[i] {
+			cols[k] = true
+		}
+	}
+	var order []string
+	for _, k := range []string{"request_rate", "max_concurrency"} {
+		if cols[k] {
+			order = append(order, k)
+			delete(cols, k)
+		}
+	}
+	order = append(order, sortedKeys(cols)...)
+	return tableCSV(order, flat)
+}
+
+func flatten(prefix string, m map[string]any, out map[string]any) {
+	for k, v := range m {
+		if sub, ok := v.(map[string]any); ok {
+			flatten(prefix+k+".", sub, out)
+			continue
+		}
+		out[prefix+k] = v
+	}
+}
+
+// tableCSV writes rows under the given columns; numbers in shortest round-trip form.
+func tableCSV(cols []string, rows []map[string]any) ([]byte, error) {
+	var buf bytes.Buffer
+	w := csv.NewWriter(&buf)
+	if err := w.Write(cols); err != nil {
+		return nil, err
+	}
+	for _, r := range rows {
+		rec := make([]string, len(cols))
+		for j, c := range cols {
+			rec[j] = csvValue(r[c])
+		}
+		if err := w.Write(rec); err != nil {
+			return nil, err
+		}
+	}
+	w.Flush()
+	return buf.Bytes(), w.Error()
+}
+
+func csvValue(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return x
+	case bool:
+		return strconv.FormatBool(x)
+	case json.Number:
+		return x.String()
+	case float64:
+		return strconv.FormatFloat(x, 'g', -1, 64)
+	case int64:
+		return strconv.FormatInt(x, 10)
+	case []any, map[string]any:
+		data, err := json.Marshal(jsonSafe(x))
+		if err != nil {
+			return fmt.Sprint(x)
+		}
+		return string(data)
+	}
+	return fmt.Sprint(v)
+}
+
+// tableColumns is the columns of rows in first-appearance order (keys of one row sorted, since
+// Go maps have no order; table() passes the plan's own order).
+func tableColumns(rows []map[string]any) []string {
+	seen := map[string]bool{}
+	var cols []string
+	for _, r := range rows {
+		keys := make([]string, 0, len(r))
+		for k := range r {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			if !seen[k] {
+				seen[k] = true
+				cols = append(cols, k)
+			}
+		}
+	}
+	return cols
+}

@@ -1,0 +1,6 @@
+// Package report writes a run's report: report.json (everything structured), report.md (the
+// human-readable account, byte-identical for the same seed in --virtual), plots as PNG and SVG,
+// and CSVs of every sweep and table. Everything is rebuilt from the run directory alone by
+// Regenerate, so `starlab report RUNDIR` can redo it after the plan has ended. The engine files
+// do not import Starlark; binding*.go holds report(), table() and plot().
+package report

@@ -1,0 +1,120 @@
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// Write records r as report.json in dir, then renders everything else from the run directory
+// (see Regenerate). The manifest summary and sweep list are refreshed from dir.
+func Write(dir string, r Report) error {
+	sum, err := ReadSummary(dir)
+	if err != nil {
+		return err
+	}
+	r.Manifest = sum
+	sweeps, err := LoadSweeps(dir, r.Given)
+	if err != nil {
+		return err
+	}
+	r.Sweeps = r.Sweeps[:0]
+	for _, s := range sweeps {
+		r.Sweeps = append(r.Sweeps, s.Name)
+	}
+	for i := range r.Given {
+		r.Given[i].Points = safeRows(r.Given[i].Points)
+	}
+	for i := range r.Tables {
+		r.Tables[i].Rows = safeRows(r.Tables[i].Rows)
+	}
+	data, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return fmt.Errorf("report.json: %w", err)
+	}
+	if err := writeFile(filepath.Join(dir, "report.json"), append(data, '\n')); err != nil {
+		return err
+	}
+	return render(dir, r, sweeps)
+}
+
+// Regenerate rebuilds report.md, plots/*.png|svg, sweeps/*.csv and tables/*.csv from the run
+// directory alone: manifest.json, sweeps/*.json and report.json. `starlab report RUNDIR` calls
+// it. A run without report.json (the plan never called report()) gets a report of its sweeps.
+func Regenerate(dir string) error {
+	var r Report
+	data, err := os.ReadFile(filepath.Join(dir, "report.json"))
+	switch {
+	case os.IsNotExist(err):
+	case err != nil:
+		return err
+	default:
+		if err := json.Unmarshal(data, &r); err != nil {
+			return fmt.Errorf("report.json: %w", err)
+		}
+	}
+	if _, err := os.Stat(dir); err != nil {
+		return err
+	}
+	return Write(dir, r)
+}
+
+func render(dir string, r Report, sweeps []Sweep) error {
+	for _, s := range sweeps {
+		data, err := sweepCSV(s)
+		if err != nil {
+			return err
+		}
+		if err := writeFile(filepath.Join(dir, "sweeps", s.Name+".csv"), data); err != nil {
+			return err
+		}
+	}
+	for _, t := range r.Tables {
+		data, err := tableCSV(t.Columns, t.Rows)
+		if err != nil {
+			return err
+		}
+		if err := writeFile(filepath.Join(dir, "tables", t.Name+".csv"), data); err != nil {
+			return err
+		}
+	}
+	plots := PlanPlots(r, sweeps)
+	if err := WritePlots(dir, plots.All(sweeps)); err != nil {
+		return err
+	}
+	return writeFile(filepath.Join(dir, "report.md"), []byte(Markdown(r, sweeps, plots)))
+}
+
+func safeRows(rows []map[string]any) []map[string]any {
+	out := make([]map[string]any, len(rows))
+	for i, r := range rows {
+		out[i] = jsonSafe(r).(map[string]any)
+	}
+	return out
+}
+
+// writeFile writes through a temporary file and a rename, so a reader never sees half a report.
+func writeFile(path string, data []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
