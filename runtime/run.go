@@ -138,18 +138,25 @@ func (r *Run) close() {
 
 // State returns the run's value for key, creating it with init on first use. Domain packages keep
 // their per-run state here (the servers a plan started, the sweeps it ran) instead of in globals.
+// init runs without the run's lock held, so it may register closers.
 func State[T any](r *Run, key any, init func() T) T {
+	r.mu.Lock()
+	v, ok := r.state[key]
+	r.mu.Unlock()
+	if ok {
+		return v.(T)
+	}
+	created := init()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.state == nil {
 		r.state = map[any]any{}
 	}
-	v, ok := r.state[key]
-	if !ok {
-		v = init()
-		r.state[key] = v
+	if v, ok := r.state[key]; ok {
+		return v.(T) // made meanwhile by another goroutine: keep the first
 	}
-	return v.(T)
+	r.state[key] = created
+	return created
 }
 
 // SetManifest records a field in manifest.json (for example the GPU inventory), written at once.

@@ -3,5 +3,8 @@
 package all
 
 import (
+	_ "starlab/builtins/analysis"
+	_ "starlab/builtins/report"
+	_ "starlab/builtins/server"
 	_ "starlab/runtime"
 )

@@ -1,0 +1,12 @@
+package server
+
+import (
+	"testing"
+
+	"starlab/runtime/runtimetest"
+)
+
+func TestScripts(t *testing.T) {
+	fakeVLLMOnPath(t)
+	runtimetest.RunScripts(t, "testdata/scripts/*.star", runtimetest.Options{Wall: true})
+}

@@ -1,0 +1,150 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"starlab/builtins/sim"
+)
+
+// Info is what a start reports: the journaled result of the start step and the attributes a plan
+// reads from its Server value.
+type Info struct {
+	Name           string         `json:"name"`
+	Backend        string         `json:"backend"`
+	Model          string         `json:"model"`
+	URL            string         `json:"url"`
+	GPUs           int            `json:"gpus"`
+	Devices        []int          `json:"devices,omitempty"`
+	TensorParallel int            `json:"tensor_parallel"`
+	DataParallel   int            `json:"data_parallel"`
+	Config         map[string]any `json:"config"`
+	KVCache        *KVCache       `json:"kv_cache"`
+	Command        []string       `json:"command,omitempty"`
+	Virtual        bool           `json:"virtual,omitempty"`
+}
+
+// Handle is one server of a plan. Its process may not be running: after --resume the start is
+// taken from the journal and the server starts only if a step that needs it must really run
+// (Ensure).
+type Handle struct {
+	Spec Spec
+	Key  string
+
+	mgr     *Manager
+	mu      sync.Mutex
+	info    Info
+	running bool
+	stopped bool
+	devices []int
+	proc    *process
+	simSrv  *simServer
+}
+
+// Info returns the server's description.
+func (h *Handle) Info() Info {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.info
+}
+
+// Name is the server's name in logs, file names and reports.
+func (h *Handle) Name() string { return h.Info().Name }
+
+// Virtual reports whether the server runs in virtual time (no process, no HTTP).
+func (h *Handle) Virtual() bool { return h.Info().Virtual }
+
+// Ensure starts the server if it is not running (after --resume) and returns its URL.
+func (h *Handle) Ensure(ctx context.Context) (string, error) {
+	h.mu.Lock()
+	running, stopped, virtual := h.running, h.stopped, h.info.Virtual
+	h.mu.Unlock()
+	switch {
+	case virtual:
+		return "", nil
+	case stopped:
+		return "", fmt.Errorf("server %s was stopped (stop_vllm); start it again with start_vllm", h.Name())
+	case running:
+		return h.Info().URL, h.Alive()
+	}
+	h.mgr.log.Info().Str("server", h.Name()).Msg("starting the server now: a step that needs it must run")
+	info, err := h.mgr.launch(ctx, h)
+	if err != nil {
+		return "", err
+	}
+	return info.URL, nil
+}
+
+// Alive returns an error naming the exit status and last log lines if the server died.
+func (h *Handle) Alive() error {
+	h.mu.Lock()
+	proc, simSrv, name := h.proc, h.simSrv, h.info.Name
+	h.mu.Unlock()
+	if proc != nil {
+		if err := proc.exitErr(); err != nil {
+			return fmt.Errorf("server %s died (%v); last log lines:\n%s", name, err, proc.tail.Tail(20))
+		}
+	}
+	if simSrv != nil {
+		if err := simSrv.exitErr(); err != nil {
+			return fmt.Errorf("server %s died (%v); last log lines:\n%s", name, err, simSrv.tail.Tail(20))
+		}
+	}
+	return nil
+}
+
+// NewVirtual returns a fresh simulator in virtual time configured like this server, for one
+// sweep point of a --virtual run.
+func (h *Handle) NewVirtual(seed uint64) (*sim.VirtualServer, error) {
+	cfg, err := simConfig(h.Spec)
+	if err != nil {
+		return nil, err
+	}
+	return sim.NewVirtual(cfg, seed)
+}
+
+// SimGPUs returns the in-process simulator's GPU states, or nil for a server whose GPUs are real
+// (sampled through NVML) or unknown.
+func (h *Handle) SimGPUs() func() []sim.GPUState {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.simSrv == nil {
+		return nil
+	}
+	return h.simSrv.wall.GPUStates
+}
+
+// Devices are the GPU indices the server holds (nil when unknown or simulated).
+func (h *Handle) Devices() []int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.info.Backend != BackendVLLM || h.info.Virtual {
+		return nil
+	}
+	return append([]int(nil), h.devices...)
+}
+
+// Stop stops the server and frees its GPUs. External servers are left running.
+func (h *Handle) Stop() error {
+	h.mu.Lock()
+	if h.stopped {
+		h.mu.Unlock()
+		return nil
+	}
+	h.stopped, h.running = true, false
+	proc, simSrv, devices := h.proc, h.simSrv, h.devices
+	h.proc, h.simSrv, h.devices = nil, nil, nil
+	h.mu.Unlock()
+	if proc != nil {
+		proc.stop(h.mgr.Grace)
+	}
+	if simSrv != nil {
+		simSrv.stop()
+	}
+	h.mgr.release(h, devices)
+	if proc != nil || simSrv != nil {
+		h.mgr.log.Info().Str("server", h.Name()).Msg("server stopped")
+	}
+	return nil
+}

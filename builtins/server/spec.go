@@ -1,0 +1,154 @@
+// Package server starts, watches and stops the inference servers a plan measures: real vLLM
+// processes, the simulator in-process, or an external OpenAI-compatible URL. The engine here is
+// plain Go; binding.go exposes it as start_vllm / stop_vllm.
+package server
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Backends a server can run on.
+const (
+	BackendVLLM     = "vllm"
+	BackendSim      = "sim"
+	BackendExternal = "external"
+)
+
+// Spec is what a plan asked for. Two specs with the same Key describe the same server, which is
+// reused instead of restarted (a model load takes minutes on real hardware).
+type Spec struct {
+	Name                 string            `json:"name,omitempty"`
+	Model                string            `json:"model"`
+	GPUs                 int               `json:"gpus"`
+	TensorParallel       int               `json:"tensor_parallel"`
+	DataParallel         int               `json:"data_parallel"`
+	MaxNumSeqs           int               `json:"max_num_seqs,omitempty"`
+	MaxModelLen          int               `json:"max_model_len,omitempty"`
+	GPUMemoryUtilization float64           `json:"gpu_memory_utilization,omitempty"`
+	Quantization         string            `json:"quantization,omitempty"`
+	ExtraArgs            []string          `json:"extra_args,omitempty"`
+	Env                  map[string]string `json:"env,omitempty"`
+	Backend              string            `json:"backend"`
+	URL                  string            `json:"url,omitempty"`
+	Port                 int               `json:"port,omitempty"`
+	ReadyTimeout         time.Duration     `json:"ready_timeout"`
+	AllowBusy            bool              `json:"allow_busy,omitempty"`
+	// SimGPU is the GPU the simulator models (catalog name) for backend "sim" and --virtual runs.
+	SimGPU string `json:"sim_gpu,omitempty"`
+}
+
+// ParamError is a bad argument, named so the binding can say which parameter.
+type ParamError struct {
+	Param string
+	Msg   string
+}
+
+func (e *ParamError) Error() string { return fmt.Sprintf("for parameter %s: %s", e.Param, e.Msg) }
+
+func paramErr(param, format string, args ...any) error {
+	return &ParamError{Param: param, Msg: fmt.Sprintf(format, args...)}
+}
+
+// Normalize validates the spec and fills the derived fields: tensor_parallel defaults to
+// gpus / data_parallel, and gpus must equal tensor_parallel × data_parallel.
+func (s *Spec) Normalize() error {
+	switch s.Backend {
+	case "":
+		s.Backend = BackendVLLM
+	case BackendVLLM, BackendSim, BackendExternal:
+	default:
+		return paramErr("backend", "want \"vllm\", \"sim\" or \"external\", got %q", s.Backend)
+	}
+	if s.Backend == BackendExternal {
+		if s.URL == "" {
+			return paramErr("url", "backend \"external\" needs the server's url")
+		}
+		s.URL = strings.TrimRight(s.URL, "/")
+		s.URL = strings.TrimSuffix(s.URL, "/v1")
+		return nil
+	}
+	if s.URL != "" {
+		return paramErr("url", "only backend \"external\" takes a url")
+	}
+	if s.Model == "" {
+		return paramErr("model", "want a model name or path")
+	}
+	if s.GPUs < 1 {
+		return paramErr("gpus", "want at least 1, got %d", s.GPUs)
+	}
+	if s.DataParallel == 0 {
+		s.DataParallel = 1
+	}
+	if s.DataParallel < 1 {
+		return paramErr("data_parallel", "want at least 1, got %d", s.DataParallel)
+	}
+	if s.TensorParallel == 0 {
+		if s.GPUs%s.DataParallel != 0 {
+			return paramErr("data_parallel", "gpus=%d is not a multiple of data_parallel=%d", s.GPUs, s.DataParallel)
+		}
+		s.TensorParallel = s.GPUs / s.DataParallel
+	}
+	if s.TensorParallel < 1 {
+		return paramErr("tensor_parallel", "want at least 1, got %d", s.TensorParallel)
+	}
+	if s.TensorParallel*s.DataParallel != s.GPUs {
+		return paramErr("gpus", "gpus=%d but tensor_parallel × data_parallel = %d × %d = %d", s.GPUs, s.TensorParallel, s.DataParallel, s.TensorParallel*s.DataParallel)
+	}
+	if s.MaxNumSeqs < 0 {
+		return paramErr("max_num_seqs", "want a positive number, got %d", s.MaxNumSeqs)
+	}
+	if s.MaxModelLen < 0 {
+		return paramErr("max_model_len", "want a positive number, got %d", s.MaxModelLen)
+	}
+	if s.GPUMemoryUtilization < 0 || s.GPUMemoryUtilization > 1 {
+		return paramErr("gpu_memory_utilization", "want a fraction in (0, 1], got %v", s.GPUMemoryUtilization)
+	}
+	if s.Port < 0 || s.Port > 65535 {
+		return paramErr("port", "want 1..65535, got %d", s.Port)
+	}
+	if s.ReadyTimeout <= 0 {
+		s.ReadyTimeout = 20 * time.Minute
+	}
+	return nil
+}
+
+// Key identifies the server's configuration: same key, same server.
+func (s Spec) Key() string {
+	k := s
+	k.Name = ""
+	k.ReadyTimeout = 0
+	data, _ := json.Marshal(k)
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:6])
+}
+
+// DefaultName is a readable name derived from the configuration: "Llama-3.1-8B-1gpu",
+// "Llama-3.1-8B-4gpu-dp4".
+func (s Spec) DefaultName() string {
+	if s.Backend == BackendExternal {
+		return "external"
+	}
+	base := path.Base(strings.TrimSuffix(s.Model, "/config.json"))
+	name := fmt.Sprintf("%s-%dgpu", base, s.GPUs)
+	if s.DataParallel > 1 {
+		name += fmt.Sprintf("-dp%d", s.DataParallel)
+	}
+	return name
+}
+
+// envList renders env for exec, sorted so the command line in the log is stable.
+func envList(env map[string]string) []string {
+	out := make([]string, 0, len(env))
+	for k, v := range env {
+		out = append(out, k+"="+v)
+	}
+	sort.Strings(out)
+	return out
+}
