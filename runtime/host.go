@@ -184,7 +184,7 @@ func Execute(ctx context.Context, opts Options) (*Outcome, error) {
 		journal: journal, manifest: manifest,
 		params: &paramSet{sets: opts.Sets, values: map[string]starlark.Value{}},
 	}
-	for _, h := range opts.Hooks {
+	for _, h := range append(registeredRunHooks(), opts.Hooks...) {
 		h(run)
 	}
 	log.Info().Str("plan", opts.PlanPath).Str("dir", dir).Str("mode", mode.String()).Uint64("seed", opts.Seed).

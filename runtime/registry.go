@@ -88,3 +88,20 @@ func Lookup(name string) (Builtin, bool) {
 	b, ok := registry[name]
 	return b, ok
 }
+
+var runHooks []func(*Run)
+
+// RegisterRunHook adds a function that runs when a run is set up, before the plan executes, for
+// packages that contribute to every run (the GPU package writes the device inventory into the
+// manifest and tells the server manager how many GPUs there are). Call it from init.
+func RegisterRunHook(f func(*Run)) {
+	registryMu.Lock()
+	defer registryMu.Unlock()
+	runHooks = append(runHooks, f)
+}
+
+func registeredRunHooks() []func(*Run) {
+	registryMu.Lock()
+	defer registryMu.Unlock()
+	return append([]func(*Run){}, runHooks...)
+}

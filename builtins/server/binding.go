@@ -55,19 +55,10 @@ func ManagerFor(r *runtime.Run) *Manager {
 		m := NewManager(r.Dir, machineGPUs(), r.Log)
 		m.VLLMCmd, m.Virtual = r.VLLMCmd, r.Virtual
 		m.SeedFor = func(name string) uint64 { return r.DeriveSeed("server/" + name) }
-		if GPUInventory != nil {
-			if n, busy := GPUInventory(); n >= 0 {
-				m.vllmAlloc.total, m.BusyCheck = n, busy
-			}
-		}
 		r.OnClose(m.StopAll)
 		return m
 	})
 }
-
-// GPUInventory, when set by the GPU package, returns the number of NVIDIA GPUs (-1 when NVML is
-// unavailable) and a check that fails on devices other processes already use.
-var GPUInventory func() (count int, busy func(devices []int) error)
 
 // machineGPUs is the GPU count CUDA_VISIBLE_DEVICES allows, or -1 when it does not say.
 func machineGPUs() int {

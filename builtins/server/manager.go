@@ -47,6 +47,14 @@ func NewManager(dir string, vllmGPUs int, log zerolog.Logger) *Manager {
 		vllmAlloc: newAllocator(vllmGPUs), simAlloc: newAllocator(SimulatedGPUs)}
 }
 
+// SetGPUs tells the manager how many GPUs the machine has (from NVML) and how to check that
+// devices are not already used by other processes.
+func (m *Manager) SetGPUs(count int, busy func(devices []int) error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.vllmAlloc.total, m.BusyCheck = count, busy
+}
+
 // Handles returns every server of the run, in start order.
 func (m *Manager) Handles() []*Handle {
 	m.mu.Lock()

@@ -20,9 +20,23 @@ const (
 	FullDrop FullPolicy = "drop"
 )
 
-// GPUHook starts GPU sampling for one point; the returned stop ends it and yields the per-device
-// summary stored verbatim in Point.GPU. A nil hook leaves gpu out.
-type GPUHook func(ctx context.Context) (stop func() (json.RawMessage, error), err error)
+// GPUProbe samples the GPUs of the server under load during one point. The driver marks the
+// start and the end of the measured window (Mark, twice) so the summary, and the energy per
+// output token, cover exactly the requests the metrics count. Wall-clock probes sample in the
+// background; in virtual time the driver calls Tick on its sampling cadence and Mark when its clock
+// is at the boundary, with virtual times mapped onto VirtualEpoch.
+type GPUProbe interface {
+	Tick(at time.Time)
+	Mark(at time.Time)
+	// Finish ends sampling and returns the summary stored verbatim in Point.GPU.
+	Finish(outputTokens int) (json.RawMessage, error)
+}
+
+// GPUHook starts a probe for one point; a nil hook leaves gpu out.
+type GPUHook func(ctx context.Context) (GPUProbe, error)
+
+// VirtualEpoch is the time.Time of virtual time zero for GPU probes.
+var VirtualEpoch = time.Unix(0, 0).UTC()
 
 // PointSpec is one load level: an open-loop Rate (requests/s, may be +Inf) or a closed-loop
 // Concurrency (workers), never both.

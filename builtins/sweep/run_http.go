@@ -52,6 +52,16 @@ type pointRun struct {
 	dropped  int
 }
 
+// finishProbe ends GPU sampling; a failure leaves gpu out of the point and says so in the log.
+func finishProbe(probe GPUProbe, outputTokens int, o Options) json.RawMessage {
+	raw, err := probe.Finish(outputTokens)
+	if err != nil {
+		o.Logger.Warn().Err(err).Msg("sweep: gpu sampling failed")
+		return nil
+	}
+	return raw
+}
+
 // RunPoint runs one load level against an HTTP server. On cancellation it returns the partial
 // point (stopped_early, stop_reason "cancelled") together with ctx's error.
 func RunPoint(ctx context.Context, t Target, o Options, spec PointSpec) (Point, error) {
@@ -77,10 +87,10 @@ func RunPoint(ctx context.Context, t Target, o Options, spec PointSpec) (Point, 
 	}
 	p := o.newPoint(spec)
 
-	var gpuStop func() (json.RawMessage, error)
+	var probe GPUProbe
 	if o.GPU != nil {
 		var err error
-		if gpuStop, err = o.GPU(ctx); err != nil {
+		if probe, err = o.GPU(ctx); err != nil {
 			o.Logger.Warn().Err(err).Msg("sweep: gpu sampling unavailable")
 		}
 	}
@@ -113,14 +123,12 @@ func RunPoint(ctx context.Context, t Target, o Options, spec PointSpec) (Point, 
 	close(monDone)
 	stopScrape()
 	p.ServerMetrics = <-scraped
-	if gpuStop != nil {
-		if raw, err := gpuStop(); err != nil {
-			o.Logger.Warn().Err(err).Msg("sweep: gpu sampling failed")
-		} else {
-			p.GPU = raw
-		}
-	}
 	r.agg.Finalize(&p, sendEnd, r.dropped)
+	if probe != nil {
+		probe.Mark(r.origin.Add(o.Warmup))
+		probe.Mark(r.origin.Add(sendEnd))
+		p.GPU = finishProbe(probe, p.TotalOutputTokens, o)
+	}
 	prog.update(r.agg, time.Since(r.origin), true)
 	if r.stopWhy != "" {
 		p.StoppedEarly, p.StopReason = true, r.stopWhy

@@ -24,12 +24,26 @@ func RunVirtualPoint(ctx context.Context, srv virtual.Server, o Options, spec Po
 		v.sat = newSaturation(*o.StopWhen, o.Warmup)
 	}
 	p := o.newPoint(spec)
+	if o.GPU != nil {
+		probe, gerr := o.GPU(ctx)
+		if gerr != nil {
+			o.Logger.Warn().Err(gerr).Msg("sweep: gpu sampling unavailable")
+		}
+		v.probe = probe
+	}
 	var err error
 	var sendEnd time.Duration
 	if spec.Concurrency > 0 {
 		sendEnd, err = v.closed(ctx)
 	} else {
 		sendEnd, err = v.open(ctx)
+	}
+	if err == nil && v.probe != nil {
+		// The window's end: the clock may still be at the last send.
+		if v.now() < sendEnd {
+			_, err = v.advance(ctx, sendEnd)
+		}
+		v.mark(sendEnd)
 	}
 	if err == nil {
 		err = v.drain(ctx, sendEnd)
@@ -43,6 +57,13 @@ func RunVirtualPoint(ctx context.Context, srv virtual.Server, o Options, spec Po
 	v.track.add(v.sample())
 	p.ServerMetrics = &v.track.m
 	v.agg.Finalize(&p, sendEnd, v.dropped)
+	if v.probe != nil {
+		if v.marks < 2 {
+			// Stopped or cancelled before the window ended: close it where the clock is.
+			v.mark(min(sendEnd, v.now()))
+		}
+		p.GPU = finishProbe(v.probe, p.TotalOutputTokens, o)
+	}
 	if v.stopWhy != "" {
 		p.StoppedEarly, p.StopReason = true, v.stopWhy
 	}
@@ -68,6 +89,19 @@ type vrun struct {
 	stopWhy  string
 	nextTick time.Duration
 	closedFn func(at time.Duration)
+	probe    GPUProbe
+	marks    int // window boundaries marked on the probe
+}
+
+// vtime maps an origin-relative virtual time onto the probe's time axis.
+func (v *vrun) vtime(t time.Duration) time.Time { return VirtualEpoch.Add(v.base + t) }
+
+// mark records a window boundary on the GPU probe; the server's clock must be at t.
+func (v *vrun) mark(t time.Duration) {
+	if v.probe != nil && v.marks < 2 {
+		v.probe.Mark(v.vtime(t))
+		v.marks++
+	}
 }
 
 // flushServer runs abandoned requests to completion in virtual time (the contract has no cancel),
@@ -93,9 +127,24 @@ func (v *vrun) sample() serverSample {
 // advance runs the server up to origin-relative t, sampling stats and checking stop_when at every
 // virtual second on the way. It returns false when the point must stop.
 func (v *vrun) advance(ctx context.Context, t time.Duration) (bool, error) {
+	if v.probe != nil && v.marks == 0 && t >= v.o.Warmup {
+		// The window opens at the end of warmup: mark it with the clock exactly there.
+		if ok, err := v.tickUntil(ctx, v.o.Warmup); !ok {
+			return ok, err
+		}
+		v.mark(v.o.Warmup)
+	}
+	return v.tickUntil(ctx, t)
+}
+
+// tickUntil is advance without the window mark.
+func (v *vrun) tickUntil(ctx context.Context, t time.Duration) (bool, error) {
 	for v.nextTick <= t {
 		v.srv.RunUntil(v.base + v.nextTick)
 		v.track.add(v.sample())
+		if v.probe != nil {
+			v.probe.Tick(v.vtime(v.nextTick))
+		}
 		if err := ctx.Err(); err != nil {
 			return false, err
 		}
