@@ -107,6 +107,7 @@ func (p *Probe) Finish(outputTokens int) (json.RawMessage, error) {
 	if t0.IsZero() || t1.IsZero() {
 		t0, t1 = windowBounds(sums, t0, t1)
 	}
+	bridgeEdges(sums, t0, t1)
 	pt := NewPoint(t0, t1, sums, int64(outputTokens))
 	var closeErr error
 	if p.owned != nil {
@@ -141,4 +142,22 @@ func windowBounds(sums []Summary, t0, t1 time.Time) (time.Time, time.Time) {
 		}
 	}
 	return t0, t1
+}
+
+// bridgeEdges extends each device's energy from its first and last sample
+// to the window's edges at the window's mean power. A wall-clock probe's
+// rounds fall up to one interval inside the marks, and a point's energy
+// must cover the whole window its tokens came from.
+func bridgeEdges(sums []Summary, t0, t1 time.Time) {
+	for i := range sums {
+		s := &sums[i]
+		if s.EnergyJ == nil || s.MeanPowerW == nil || s.Start.IsZero() {
+			continue
+		}
+		gap := s.Start.Sub(t0) + t1.Sub(s.End)
+		if gap > 0 {
+			j := *s.EnergyJ + *s.MeanPowerW*gap.Seconds()
+			s.EnergyJ = &j
+		}
+	}
 }
