@@ -57,6 +57,9 @@ func PointProbe(r *runtime.Run, h *server.Handle, vs *sim.VirtualServer) func(ct
 		st.logOnce("gpu: server %s is external; its GPUs are not sampled (sweeps carry gpu=None)", info.Name)
 		return nil
 	}
+	if p, _, _ := st.real(); p == nil {
+		return nil // the run's Opener has logged why, once
+	}
 	devices, reason := realDevices(st, h)
 	if devices == nil {
 		st.logOnce("gpu: server %s: %s; sweeps carry gpu=None", info.Name, reason)

@@ -188,3 +188,37 @@ func TestFromSim(t *testing.T) {
 		t.Fatalf("FromSim = %+v", out)
 	}
 }
+
+// TestRealProbe runs a wall probe over the real library where NVML is
+// present (a GPU machine), and skips elsewhere.
+func TestRealProbe(t *testing.T) {
+	p, ok, reason := Open()
+	if !ok {
+		t.Skip(reason)
+	}
+	defer p.Close()
+	pr, err := StartWallProbe(context.Background(), p, Config{Devices: []int{0}, Interval: 20 * time.Millisecond}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Now()
+	pr.Mark(t0)
+	waitRounds(t, pr.s, t0, 3)
+	pr.Mark(time.Now())
+	pt := decodePoint(t, mustFinish(t, pr, 10))
+	d := pt.Devices[0]
+	if d.Samples < 3 || d.MaxMemoryUsed == nil || d.Device.Name == "" {
+		t.Fatalf("real device summary %+v", d)
+	}
+	if pt.EnergyJ != nil && (*pt.EnergyJ <= 0 || pt.JoulesPerOutputToken == nil) {
+		t.Fatalf("energy %v J, J/token %v", *pt.EnergyJ, pt.JoulesPerOutputToken)
+	}
+	t.Logf("%s: %d rounds, energy %v J, mean power %v W", d.Device.Name, d.Samples, fmtPtr(pt.EnergyJ), fmtPtr(d.MeanPowerW))
+}
+
+func fmtPtr(p *float64) any {
+	if p == nil {
+		return nil
+	}
+	return *p
+}
