@@ -7,5 +7,7 @@
 // mock. All three go through the same Sampler code path, so plans and tests
 // see the same telemetry shape with or without hardware.
 //
-// The package has no Starlark dependency; bindings live elsewhere.
+// The engine files import neither Starlark nor the runtime; the binding_*.go
+// files add nvml_sample, the per-run NVML library with its manifest entry
+// and busy check (a run hook), and PointProbe, the sweep's per-point probe.
 package gpu
