@@ -45,6 +45,18 @@ type Aggregator struct {
 	sent, sentAll, errAll, doneAll int
 	firstSent, lastSent            time.Duration
 	firstIntended, lastIntended    time.Duration
+
+	// served* count every request that finished successfully after warmup, whenever it was sent:
+	// the server's completion rate, which is what a point stopped early reports as throughput.
+	served, servedIn, servedOut int
+	stoppedAt                   time.Duration // > 0 when the point stopped early
+}
+
+// StopAt records that the point stopped early at t (origin-relative).
+func (a *Aggregator) StopAt(t time.Duration) {
+	a.mu.Lock()
+	a.stoppedAt = t
+	a.mu.Unlock()
 }
 
 // NewAggregator measures requests whose intended send time is at or after warmup.
@@ -64,6 +76,11 @@ func (a *Aggregator) Add(r *Record) {
 	a.doneAll++
 	if r.Err != "" {
 		a.errAll++
+	}
+	if !r.Incomplete && r.Err == "" && r.ChunkCount > 0 && r.Done >= a.warmup {
+		a.served++
+		a.servedIn += r.InputTokens
+		a.servedOut += r.OutputTokens
 	}
 	r.Warmup = r.Intended < a.warmup
 	if r.Warmup {
@@ -145,6 +162,12 @@ func (a *Aggregator) Finalize(p *Point, sendEnd time.Duration, dropped int) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	end := max(sendEnd, a.lastDone)
+	completed, inTok, outTok := a.completed, a.inTok, a.outTok
+	if a.stoppedAt > 0 {
+		// A saturated point stopped early: requests sent in the window are mostly still queued
+		// behind warmup's, so count what the server finished between warmup and the stop.
+		end, completed, inTok, outTok = a.stoppedAt, a.served, a.servedIn, a.servedOut
+	}
 	window := (end - a.warmup).Seconds()
 	p.Duration = Float(window)
 	p.Completed, p.Failed, p.Incomplete = a.completed, a.failed, a.incomplete
@@ -156,9 +179,9 @@ func (a *Aggregator) Finalize(p *Point, sendEnd time.Duration, dropped int) {
 		}
 		return Float(float64(n) / window)
 	}
-	p.RequestThroughput = rate(a.completed)
-	p.OutputThroughput = rate(a.outTok)
-	p.TotalTokenThroughput = rate(a.inTok + a.outTok)
+	p.RequestThroughput = rate(completed)
+	p.OutputThroughput = rate(outTok)
+	p.TotalTokenThroughput = rate(inTok + outTok)
 	p.RequestGoodput = Float(math.NaN())
 	if len(a.slo) > 0 {
 		p.RequestGoodput = rate(a.good)

@@ -3,6 +3,7 @@ package sweep
 import (
 	"context"
 	"encoding/json"
+	"math"
 	"net/http"
 	"strings"
 	"sync"
@@ -50,6 +51,17 @@ type pointRun struct {
 	sat      *saturation
 	measured atomic.Int64 // sends with intended >= warmup
 	dropped  int
+}
+
+// windowOutputTokens are the output tokens the point's output_throughput counts, so that J/token
+// divides the energy of the measured window by the tokens of the same window (a point stopped
+// early counts every token the server finished in the window).
+func windowOutputTokens(p Point) int {
+	n := float64(p.OutputThroughput) * float64(p.Duration)
+	if math.IsNaN(n) {
+		return 0
+	}
+	return int(math.Round(n))
 }
 
 // finishProbe ends GPU sampling; a failure leaves gpu out of the point and says so in the log.
@@ -123,11 +135,14 @@ func RunPoint(ctx context.Context, t Target, o Options, spec PointSpec) (Point, 
 	close(monDone)
 	stopScrape()
 	p.ServerMetrics = <-scraped
+	if r.stopWhy != "" {
+		r.agg.StopAt(sendEnd)
+	}
 	r.agg.Finalize(&p, sendEnd, r.dropped)
 	if probe != nil {
 		probe.Mark(r.origin.Add(o.Warmup))
 		probe.Mark(r.origin.Add(sendEnd))
-		p.GPU = finishProbe(probe, p.TotalOutputTokens, o)
+		p.GPU = finishProbe(probe, windowOutputTokens(p), o)
 	}
 	prog.update(r.agg, time.Since(r.origin), true)
 	if r.stopWhy != "" {

@@ -3,6 +3,7 @@ package sweep
 import (
 	"context"
 	"errors"
+	"sort"
 	"time"
 
 	"starlab/builtins/virtual"
@@ -48,21 +49,33 @@ func RunVirtualPoint(ctx context.Context, srv virtual.Server, o Options, spec Po
 	if err == nil {
 		err = v.drain(ctx, sendEnd)
 	}
+	// Requests still in flight are incomplete; finish them in send order so the requests file is
+	// the same for the same seed.
+	left := make([]*Record, 0, len(v.inflight))
 	for r := range v.inflight {
-		r.Incomplete = true
+		left = append(left, r)
+	}
+	sort.Slice(left, func(i, j int) bool { return left[i].Index < left[j].Index })
+	if len(left) > 0 {
 		defer v.flushServer()
+	}
+	for _, r := range left {
+		r.Incomplete = true
 		r.Done = v.now()
 		v.finish(r)
 	}
 	v.track.add(v.sample())
 	p.ServerMetrics = &v.track.m
+	if v.stopWhy != "" {
+		v.agg.StopAt(sendEnd)
+	}
 	v.agg.Finalize(&p, sendEnd, v.dropped)
 	if v.probe != nil {
 		if v.marks < 2 {
 			// Stopped or cancelled before the window ended: close it where the clock is.
 			v.mark(min(sendEnd, v.now()))
 		}
-		p.GPU = finishProbe(v.probe, p.TotalOutputTokens, o)
+		p.GPU = finishProbe(v.probe, windowOutputTokens(p), o)
 	}
 	if v.stopWhy != "" {
 		p.StoppedEarly, p.StopReason = true, v.stopWhy

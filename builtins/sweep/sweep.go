@@ -2,6 +2,7 @@ package sweep
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 )
@@ -20,6 +21,9 @@ type Config struct {
 	Cached func(spec PointSpec) (Point, bool)
 	// OnPoint is called after each measured point (e.g. to journal it).
 	OnPoint func(spec PointSpec, p Point)
+	// Previous are points an earlier call measured for the same sweep: the result and the points
+	// file start with them, and new points are numbered after them.
+	Previous []Point
 }
 
 // Result is the sweep's outcome, in point order.
@@ -34,17 +38,18 @@ func (c *Config) Specs() ([]PointSpec, error) {
 		return nil, fmt.Errorf("sweep: want exactly one of rates or concurrency")
 	}
 	var specs []PointSpec
+	first := len(c.Previous)
 	for i, r := range c.Rates {
 		if !(r > 0) {
 			return nil, fmt.Errorf("sweep: for parameter rates: element %d must be > 0, got %v", i, r)
 		}
-		specs = append(specs, PointSpec{Index: i, Rate: r})
+		specs = append(specs, PointSpec{Index: first + i, Rate: r})
 	}
 	for i, n := range c.Concurrency {
 		if n < 1 {
 			return nil, fmt.Errorf("sweep: for parameter concurrency: element %d must be >= 1, got %d", i, n)
 		}
-		specs = append(specs, PointSpec{Index: i, Concurrency: n})
+		specs = append(specs, PointSpec{Index: first + i, Concurrency: n})
 	}
 	return specs, nil
 }
@@ -55,6 +60,19 @@ func Run(ctx context.Context, t Target, c Config) (*Result, error) {
 }
 
 type pointFunc func(ctx context.Context, o Options, s PointSpec) (Point, error)
+
+// RunWith runs the sweep with measure taking each point, for callers that wrap every point (the
+// Starlark binding makes each a journal step and picks HTTP or virtual time per point).
+func RunWith(ctx context.Context, c Config, measure func(ctx context.Context, o Options, s PointSpec) (Point, error)) (*Result, error) {
+	return c.run(ctx, measure)
+}
+
+// PartialError is a point that was measured but must not be taken as complete (the server died
+// under it): the sweep keeps the point in its outputs and stops with Err.
+type PartialError struct{ Err error }
+
+func (e *PartialError) Error() string { return e.Err.Error() }
+func (e *PartialError) Unwrap() error { return e.Err }
 
 func (c *Config) run(ctx context.Context, runPoint pointFunc) (*Result, error) {
 	specs, err := c.Specs()
@@ -71,7 +89,7 @@ func (c *Config) run(ctx context.Context, runPoint pointFunc) (*Result, error) {
 			}
 		}
 	}
-	res := &Result{Name: c.Name, Points: []Point{}}
+	res := &Result{Name: c.Name, Points: append([]Point{}, c.Previous...)}
 	for _, s := range specs {
 		if c.Cached != nil {
 			if p, ok := c.Cached(s); ok {
@@ -80,7 +98,8 @@ func (c *Config) run(ctx context.Context, runPoint pointFunc) (*Result, error) {
 			}
 		}
 		p, err := runPoint(ctx, o, s)
-		if err != nil && ctx.Err() == nil {
+		var partial *PartialError
+		if err != nil && ctx.Err() == nil && !errors.As(err, &partial) {
 			return res, err
 		}
 		res.Points = append(res.Points, p)

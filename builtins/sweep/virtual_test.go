@@ -108,6 +108,10 @@ func TestVirtualSweepFindsPlateau(t *testing.T) {
 	if !res.Points[3].StoppedEarly || res.Points[0].StoppedEarly {
 		t.Errorf("stopped early: %v %v (%s)", res.Points[0].StoppedEarly, res.Points[3].StoppedEarly, res.Points[3].StopReason)
 	}
+	// A point stopped early still reports the server's completion rate: the plateau.
+	if thr(3) < 15 {
+		t.Errorf("stopped point's throughput %.2f, want the plateau ≈ 16.7", thr(3))
+	}
 }
 
 func TestVirtualClosedLoop(t *testing.T) {

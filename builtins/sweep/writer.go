@@ -22,12 +22,13 @@ type Writer struct {
 	err       error
 }
 
-// NewWriter creates dir (the run's sweeps/ directory) and truncates the requests file.
+// NewWriter creates dir (the run's sweeps/ directory) and opens the requests file for appending:
+// a resumed sweep adds the requests of the points it measures to those already there.
 func NewWriter(dir, name string) (*Writer, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	f, err := os.Create(filepath.Join(dir, name+".requests.jsonl"))
+	f, err := os.OpenFile(filepath.Join(dir, name+".requests.jsonl"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, err
 	}
@@ -38,8 +39,12 @@ func NewWriter(dir, name string) (*Writer, error) {
 func (w *Writer) PointsPath() string   { return filepath.Join(w.dir, w.name+".json") }
 func (w *Writer) RequestsPath() string { return filepath.Join(w.dir, w.name+".requests.jsonl") }
 
-// WritePoints replaces the points file (write to a temporary file, then rename).
-func (w *Writer) WritePoints(points []Point) error {
+// WritePoints replaces the points file.
+func (w *Writer) WritePoints(points []Point) error { return WritePointsFile(w.PointsPath(), points) }
+
+// WritePointsFile writes points as a JSON array, through a temporary file and a rename so a
+// reader never sees half a file.
+func WritePointsFile(path string, points []Point) error {
 	if points == nil {
 		points = []Point{}
 	}
@@ -47,11 +52,14 @@ func (w *Writer) WritePoints(points []Point) error {
 	if err != nil {
 		return err
 	}
-	tmp := w.PointsPath() + ".tmp"
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
 	if err := os.WriteFile(tmp, append(data, '\n'), 0o644); err != nil {
 		return err
 	}
-	return os.Rename(tmp, w.PointsPath())
+	return os.Rename(tmp, path)
 }
 
 // RequestLine is one line of the requests file. Times are ms from the point's origin.

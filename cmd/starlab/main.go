@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/debug"
 	"strings"
 	"syscall"
@@ -18,6 +19,8 @@ import (
 	"golang.org/x/term"
 
 	_ "starlab/builtins/all"
+	"starlab/builtins/report"
+	"starlab/builtins/sim"
 	"starlab/runtime"
 )
 
@@ -57,6 +60,10 @@ func cli(args []string, stdout, stderr io.Writer) int {
 		err = checkCmd(rest, stdout)
 	case "doc":
 		err = docCmd(rest, stdout)
+	case "report":
+		err = reportCmd(rest, stdout)
+	case "sim":
+		return simCmd(rest, stdout, stderr)
 	case "version":
 		fmt.Fprintf(stdout, "starlab %s (%s)\n", runtime.Version(), goVersion())
 	case "help", "-h", "--help":
@@ -305,4 +312,26 @@ func docCmd(args []string, stdout io.Writer) error {
 		fmt.Fprint(stdout, text)
 	}
 	return nil
+}
+
+func reportCmd(args []string, stdout io.Writer) error {
+	if len(args) != 1 {
+		return runtime.Usagef("want: starlab report RUNDIR")
+	}
+	if err := report.Regenerate(args[0]); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s\n", filepath.Join(args[0], "report.md"))
+	return nil
+}
+
+// simCmd is `starlab sim serve`: the simulator answering as vLLM would, until SIGINT/SIGTERM.
+func simCmd(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] != "serve" {
+		fmt.Fprintln(stderr, "usage: starlab sim serve MODEL [vllm serve flags] [--sim-gpu NAME] [--sim-startup-delay D] [--sim-* faults]")
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return sim.ServeMain(ctx, args[1:], stdout, stderr)
 }
