@@ -121,7 +121,13 @@ func (k Knee) Around(n int) []float64 {
 // curve is a sweep reduced to sorted, de-duplicated (x, y, latency) triples.
 type curve struct {
 	x, y, lat []float64 // lat is nil when no latency field is used
+	// sent is the load actually offered at each x: the achieved send rate when the points have
+	// one (a Poisson schedule of nominal rate 2 may send 1.6/s over a short window), else x.
+	sent []float64
 }
+
+// SentRateField is where a sweep point records the rate it really sent at.
+const SentRateField = "client.achieved_send_rate"
 
 // FindKnee locates the load at which a server saturates. It evaluates four
 // definitions (see the Method* constants) and chooses, in this order of
@@ -194,12 +200,20 @@ func readCurve(points []Point, opts KneeOptions) (curve, error) {
 		idx[i] = i
 	}
 	sort.SliceStable(idx, func(a, b int) bool { return xs[idx[a]] < xs[idx[b]] })
+	sent := make([]float64, len(xs))
+	for i, p := range points {
+		sent[i] = xs[i]
+		if v, ok := p.Field(SentRateField); ok && v > 0 && !math.IsInf(v, 0) {
+			sent[i] = v
+		}
+	}
 	var c curve
 	for start := 0; start < len(idx); {
 		end := start
-		var sy, sl float64
+		var sy, sl, ss float64
 		for end < len(idx) && xs[idx[end]] == xs[idx[start]] {
 			sy += ys[idx[end]]
+			ss += sent[idx[end]]
 			if lats != nil {
 				sl += lats[idx[end]]
 			}
@@ -208,6 +222,7 @@ func readCurve(points []Point, opts KneeOptions) (curve, error) {
 		cnt := float64(end - start)
 		c.x = append(c.x, xs[idx[start]])
 		c.y = append(c.y, sy/cnt)
+		c.sent = append(c.sent, ss/cnt)
 		if lats != nil {
 			c.lat = append(c.lat, sl/cnt)
 		}

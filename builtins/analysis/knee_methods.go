@@ -23,10 +23,10 @@ func kneeOffered(c curve, o KneeOptions) KneeEvidence {
 		return notFound(MethodOffered, fmt.Sprintf("applies only when x is the offered request_rate, not %s", o.X))
 	}
 	for i := range c.x {
-		if c.y[i] >= o.OfferedFraction*c.x[i] {
+		if c.y[i] >= o.OfferedFraction*c.sent[i] {
 			continue
 		}
-		detail := fmt.Sprintf("at rate %s achieved %s < %s%% of offered", num(c.x[i]), num(c.y[i]), num(100*o.OfferedFraction))
+		detail := fmt.Sprintf("at rate %s achieved %s < %s%% of the %s offered", num(c.x[i]), num(c.y[i]), num(100*o.OfferedFraction), num(c.sent[i]))
 		if i == 0 {
 			e := notFound(MethodOffered, "already saturated at the lowest rate "+num(c.x[0])+
 				" (achieved "+num(c.y[0])+"): extend the sweep to lower rates")

@@ -201,3 +201,27 @@ func TestFindKneeErrors(t *testing.T) {
 		t.Errorf("infinite rate: got %v", err)
 	}
 }
+
+// A Poisson schedule of nominal rate 2 may send 1.6/s over a short window: the offered rule
+// compares throughput with what was sent, so the noise is not mistaken for saturation.
+func TestKneeOfferedUsesTheRateActuallySent(t *testing.T) {
+	rows := []map[string]any{
+		{"request_rate": 2.0, "request_throughput": 1.57, "client": map[string]any{"achieved_send_rate": 1.59}},
+		{"request_rate": 8.0, "request_throughput": 8.7, "client": map[string]any{"achieved_send_rate": 9.14}},
+		{"request_rate": 12.0, "request_throughput": 9.88, "client": map[string]any{"achieved_send_rate": 11.89}},
+		{"request_rate": 40.0, "request_throughput": 9.93, "client": map[string]any{"achieved_send_rate": 41.6}},
+	}
+	points, err := PointsFromMaps(rows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := DefaultKneeOptions()
+	opts.Latency = ""
+	k, err := FindKnee(points, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !k.Found || k.Method != MethodOffered || k.Rate != 8 || k.Bracket != [2]float64{8, 12} {
+		t.Fatalf("knee %+v", k)
+	}
+}

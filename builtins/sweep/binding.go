@@ -430,7 +430,8 @@ func newResultValue(name string, points []Point, srv starlark.Value) *ResultValu
 // intFields are the point fields that count things; every other number is a float.
 var intFields = map[string]bool{"max_concurrency": true, "completed": true, "failed": true, "incomplete": true,
 	"total_input_tokens": true, "total_output_tokens": true, "output_tokens_from_chunks": true, "dropped": true,
-	"sent": true, "samples": true, "scrape_errors": true, "output_tokens": true, "device": true, "index": true}
+	"sent": true, "samples": true, "scrape_errors": true, "output_tokens": true, "device": true, "index": true,
+	"error_count": true, "memory_total_bytes": true, "max_memory_used_bytes": true}
 
 // pointDict converts a point through its JSON form, so plans see exactly the file's fields.
 func pointDict(p Point) starlark.Value {

@@ -46,10 +46,17 @@ type Aggregator struct {
 	firstSent, lastSent            time.Duration
 	firstIntended, lastIntended    time.Duration
 
-	// served* count every request that finished successfully after warmup, whenever it was sent:
-	// the server's completion rate, which is what a point stopped early reports as throughput.
-	served, servedIn, servedOut int
-	stoppedAt                   time.Duration // > 0 when the point stopped early
+	// departures are the successful completions after warmup, whenever the request was sent:
+	// throughput counts those inside the measured window (the server's completion rate, unbiased
+	// both below saturation and above it).
+	departures []departure
+	stoppedAt  time.Duration // > 0 when the point stopped early
+}
+
+type departure struct {
+	at      time.Duration
+	in, out int
+	good    bool
 }
 
 // StopAt records that the point stopped early at t (origin-relative).
@@ -78,9 +85,7 @@ func (a *Aggregator) Add(r *Record) {
 		a.errAll++
 	}
 	if !r.Incomplete && r.Err == "" && r.ChunkCount > 0 && r.Done >= a.warmup {
-		a.served++
-		a.servedIn += r.InputTokens
-		a.servedOut += r.OutputTokens
+		a.departures = append(a.departures, departure{at: r.Done, in: r.InputTokens, out: r.OutputTokens, good: a.meetsSLO(r)})
 	}
 	r.Warmup = r.Intended < a.warmup
 	if r.Warmup {
@@ -142,6 +147,22 @@ func (a *Aggregator) Add(r *Record) {
 	}
 }
 
+// meetsSLO reports whether a finished request met every SLO.
+func (a *Aggregator) meetsSLO(r *Record) bool {
+	if lim, ok := a.slo["ttft"]; ok && ms(r.TTFT()) > lim {
+		return false
+	}
+	if lim, ok := a.slo["e2el"]; ok && ms(r.E2EL()) > lim {
+		return false
+	}
+	if lim, ok := a.slo["tpot"]; ok {
+		if t, has := r.TPOT(); has && ms(t) > lim {
+			return false
+		}
+	}
+	return true
+}
+
 // NoteSent counts a send as it happens (for live progress); measured counts come from Add.
 func (a *Aggregator) NoteSent() {
 	a.mu.Lock()
@@ -161,12 +182,21 @@ func (a *Aggregator) Live() (sent, done, errs int, p50TTFTms float64) {
 func (a *Aggregator) Finalize(p *Point, sendEnd time.Duration, dropped int) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	end := max(sendEnd, a.lastDone)
-	completed, inTok, outTok := a.completed, a.inTok, a.outTok
+	// The measured window runs from the end of warmup to the end of sends (or the early stop).
+	end := sendEnd
 	if a.stoppedAt > 0 {
-		// A saturated point stopped early: requests sent in the window are mostly still queued
-		// behind warmup's, so count what the server finished between warmup and the stop.
-		end, completed, inTok, outTok = a.stoppedAt, a.served, a.servedIn, a.servedOut
+		end = a.stoppedAt
+	}
+	var completed, inTok, outTok, good int
+	for _, d := range a.departures {
+		if d.at <= end {
+			completed++
+			inTok += d.in
+			outTok += d.out
+			if d.good {
+				good++
+			}
+		}
 	}
 	window := (end - a.warmup).Seconds()
 	p.Duration = Float(window)
@@ -184,7 +214,7 @@ func (a *Aggregator) Finalize(p *Point, sendEnd time.Duration, dropped int) {
 	p.TotalTokenThroughput = rate(inTok + outTok)
 	p.RequestGoodput = Float(math.NaN())
 	if len(a.slo) > 0 {
-		p.RequestGoodput = rate(a.good)
+		p.RequestGoodput = rate(good)
 	}
 	fill(a.ttft, &p.MeanTTFTMs, &p.MedianTTFTMs, &p.StdTTFTMs, &p.P90TTFTMs, &p.P99TTFTMs)
 	fill(a.tpot, &p.MeanTPOTMs, &p.MedianTPOTMs, &p.StdTPOTMs, &p.P90TPOTMs, &p.P99TPOTMs)

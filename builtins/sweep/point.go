@@ -55,8 +55,8 @@ type Point struct {
 
 	Client        ClientStats    `json:"client"`
 	ServerMetrics *ServerMetrics `json:"server_metrics"`
-	// GPU is whatever Config.GPU's stop function returned (per-device summary); absent without a hook.
-	GPU json.RawMessage `json:"gpu,omitempty"`
+	// GPU is the GPU probe's summary (per device, with J/token); null when the GPUs were not sampled.
+	GPU json.RawMessage `json:"gpu"`
 
 	StoppedEarly bool   `json:"stopped_early"`
 	StopReason   string `json:"stop_reason,omitempty"`
