@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	goruntime "runtime"
 	"strconv"
 	"sync"
 	"syscall"
@@ -40,8 +41,12 @@ func startProcess(argv []string, env []string, logPath, host string, port int) (
 	cmd.Env = env
 	out := io.MultiWriter(logFile, p.tail)
 	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
+	// Its own group, so stop() reaches vLLM's engine and worker processes; SIGTERM if starlab
+	// itself dies (even by SIGKILL), so no server outlives the run that started it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
+	// Pdeathsig follows the thread that forks: keep it alive for the child's lifetime by forking
+	// from a locked thread that is never unlocked while the child runs (see startLocked).
+	if err := startLocked(cmd, p.exited); err != nil {
 		logFile.Close()
 		return nil, fmt.Errorf("cannot start %s: %v", argv[0], err)
 	}
@@ -158,4 +163,21 @@ func get(ctx context.Context, hc *http.Client, url string) error {
 		return fmt.Errorf("%s: HTTP %d", url, resp.StatusCode)
 	}
 	return nil
+}
+
+// startLocked starts cmd from an OS thread that stays locked, and so alive, until exited is
+// closed: the kernel sends Pdeathsig when the forking thread ends, and Go may end idle threads.
+func startLocked(cmd *exec.Cmd, exited <-chan struct{}) error {
+	started := make(chan error, 1)
+	go func() {
+		goruntime.LockOSThread()
+		err := cmd.Start()
+		started <- err
+		if err != nil {
+			goruntime.UnlockOSThread()
+			return
+		}
+		<-exited // returning while locked ends the thread, after the child is gone
+	}()
+	return <-started
 }

@@ -93,6 +93,7 @@ func sweepBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tu
 		var measured Point
 		var ran bool
 		p, err := runtime.KeyedStep(thread, b.Name(), fmt.Sprintf("%s, point=%d:%s", o.Key, s.Index, s), func(ctx context.Context) (Point, error) {
+			o.Logger.Info().Str("point", s.String()).Msg("sweep: measuring point")
 			p, err := measurePoint(ctx, r, a, o, s)
 			measured, ran = p, true
 			return p, err

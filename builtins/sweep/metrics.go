@@ -39,7 +39,6 @@ type Aggregator struct {
 	completed, failed, incomplete int
 	errors                        map[string]int
 	inTok, outTok, fromChunks     int
-	good                          int
 	lastDone                      time.Duration
 
 	sent, sentAll, errAll, doneAll int
@@ -126,24 +125,11 @@ func (a *Aggregator) Add(r *Record) {
 	a.ttft = append(a.ttft, ttft)
 	a.e2el = append(a.e2el, e2el)
 	a.live.Add(ttft)
-	tpotOK := true
 	if t, ok := r.TPOT(); ok {
 		a.tpot = append(a.tpot, ms(t))
-		if lim, has := a.slo["tpot"]; has && ms(t) > lim {
-			tpotOK = false
-		}
 	}
 	for i := 1; i < len(chunks); i++ {
 		a.itl.Add(ms(chunks[i] - chunks[i-1]))
-	}
-	if lim, has := a.slo["ttft"]; has && ttft > lim {
-		return
-	}
-	if lim, has := a.slo["e2el"]; has && e2el > lim {
-		return
-	}
-	if tpotOK {
-		a.good++
 	}
 }
 

@@ -13,24 +13,20 @@ import (
 	"time"
 )
 
-// The test binary doubles as the starlab binary: with STARLAB_TEST_ARGS set it runs the CLI, so
-// tests can kill a real process mid-run.
+// The test binary doubles as the starlab binary: with STARLAB_TEST_MAIN=1 it runs the CLI on
+// its arguments, so tests can kill a real process mid-run and testdata/vllm can be
+// `starlab sim serve`.
 func TestMain(m *testing.M) {
-	if args := os.Getenv("STARLAB_TEST_ARGS"); args != "" {
-		var argv []string
-		if err := json.Unmarshal([]byte(args), &argv); err != nil {
-			panic(err)
-		}
-		os.Exit(cli(argv, os.Stdout, os.Stderr))
+	if os.Getenv("STARLAB_TEST_MAIN") == "1" {
+		os.Exit(cli(os.Args[1:], os.Stdout, os.Stderr))
 	}
 	os.Exit(m.Run())
 }
 
 func starlabProcess(t *testing.T, args ...string) *exec.Cmd {
 	t.Helper()
-	argv, _ := json.Marshal(args)
-	cmd := exec.Command(os.Args[0])
-	cmd.Env = append(os.Environ(), "STARLAB_TEST_ARGS="+string(argv))
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), "STARLAB_TEST_MAIN=1")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	t.Cleanup(func() {
 		if cmd.Process != nil {
