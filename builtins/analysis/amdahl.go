@@ -16,6 +16,11 @@ const (
 	// ModePeak compares the highest metric of each run, used when the runs
 	// share no offered rate (closed loops, different ramps).
 	ModePeak = "peak"
+	// ModeCapacity compares the best metric each run reached at its saturated
+	// points: what the resources deliver when overloaded, their capacity. It
+	// is used whenever both runs saturated somewhere, and is the real speedup:
+	// a peak over unsaturated points can be a burst of the arrival process.
+	ModeCapacity = "capacity"
 )
 
 // saturationFraction: a run achieving at least this fraction of its offered
@@ -32,8 +37,8 @@ type ScalingPair struct {
 type Scaling struct {
 	N      int
 	Metric string
-	Mode   string  // ModeMatched or ModePeak
-	Load   float64 // offered request_rate compared (ModeMatched); NaN in ModePeak
+	Mode   string  // ModeMatched, ModeCapacity or ModePeak
+	Load   float64 // offered request_rate compared (ModeMatched); NaN otherwise
 	Base   float64 // metric of the base run where compared
 	Scaled float64 // metric of the scaled run where compared
 
@@ -92,7 +97,9 @@ func Amdahl(base, scaled []Point, n int, metric string) (Scaling, error) {
 		return s, err
 	}
 	bi, si := matchLoads(base, scaled, bm, sm, &s)
-	if s.Pairs == nil {
+	if bs, ss := saturatedArgmax(base, bm), saturatedArgmax(scaled, sm); bs >= 0 && ss >= 0 {
+		s.Mode, s.Load, bi, si = ModeCapacity, math.NaN(), bs, ss
+	} else if s.Pairs == nil {
 		s.Mode = ModePeak
 		bi, si = argmax(bm), argmax(sm)
 	}
@@ -135,12 +142,32 @@ func matchLoads(base, scaled []Point, bm, sm []float64, s *Scaling) (bi, si int)
 	return bi, si
 }
 
-// achieved returns offered rate and achieved request throughput of a point,
-// ok=false when either is missing or the loop was closed.
+// achieved returns the offered load and achieved request throughput of a
+// point, ok=false when either is missing or the loop was closed. The offered
+// load is the rate actually sent when the point records it.
 func achieved(p Point) (offered, got float64, ok bool) {
 	offered, ok1 := p.Field("request_rate")
 	got, ok2 := p.Field("request_throughput")
-	return offered, got, ok1 && ok2 && !math.IsInf(offered, 0) && offered > 0
+	ok = ok1 && ok2 && !math.IsInf(offered, 0) && offered > 0
+	if sent, has := p.Field(SentRateField); has && sent > 0 && !math.IsInf(sent, 0) {
+		offered = sent
+	}
+	return offered, got, ok
+}
+
+// saturatedArgmax is the index of the best metric among the saturated points,
+// -1 when the run never saturated.
+func saturatedArgmax(points []Point, metric []float64) int {
+	best := -1
+	for i, p := range points {
+		if _, _, ok := achieved(p); !ok || unsaturated(p) {
+			continue
+		}
+		if best < 0 || metric[i] > metric[best] {
+			best = i
+		}
+	}
+	return best
 }
 
 func unsaturated(p Point) bool {
@@ -163,7 +190,7 @@ func diagnose(base, scaled []Point, bi, si int, s Scaling) (bool, string) {
 		} else {
 			problems = append(problems, fmt.Sprintf("load-limited: the base achieved ≈ its offered %s req/s (%s): rerun above the base's knee", num(s.Load), num(bgot)))
 		}
-	case s.Mode == ModePeak && allUnsaturated(base):
+	case s.Mode != ModeMatched && allUnsaturated(base):
 		problems = append(problems, "load-limited: the base achieved ≈ its offered rate at every load: it never saturated")
 	}
 	if _, _, ok := achieved(base[bi]); !ok {

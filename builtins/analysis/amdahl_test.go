@@ -55,10 +55,12 @@ func TestAmdahlMultiPoint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !s.Valid || s.Mode != ModeMatched || s.Load != 60 || len(s.Pairs) != 3 {
+	// Both runs saturated: their capacities are compared, which is the 3.5 built in; the shared
+	// loads are still listed.
+	if !s.Valid || s.Mode != ModeCapacity || len(s.Pairs) != 3 {
 		t.Fatalf("got %+v", s)
 	}
-	if want := 3.5 * 13.68 / 13.61; math.Abs(s.Speedup-want) > 1e-9 {
+	if want := 3.5; math.Abs(s.Speedup-want) > 1e-9 {
 		t.Errorf("speedup %v, want %v", s.Speedup, want)
 	}
 	if math.Abs(s.Predict(4)-s.Speedup) > 1e-9 {
@@ -68,13 +70,19 @@ func TestAmdahlMultiPoint(t *testing.T) {
 		t.Errorf("Predict(8) = %v outside (%v, %v)", p8, s.Speedup, 1/s.SerialFraction)
 	}
 
-	// No shared rate: compare peaks.
+	// No shared rate, both saturated: capacities.
 	shifted := []Point{{RequestRate: 25, RequestThroughput: 24}, {RequestRate: 100, RequestThroughput: 47}}
 	s, err = Amdahl(base, shifted, 4, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Mode != ModePeak || !s.Valid || math.Abs(s.Speedup-47/13.68) > 1e-9 {
+	if s.Mode != ModeCapacity || !s.Valid || math.Abs(s.Speedup-47/13.68) > 1e-9 {
+		t.Errorf("capacity: %+v", s)
+	}
+	// The scaled run never saturated and shares no rate: peaks, a lower bound.
+	unsat := []Point{{RequestRate: 25, RequestThroughput: 24.5}, {RequestRate: 45, RequestThroughput: 44}}
+	s, _ = Amdahl(base, unsat, 4, "")
+	if s.Mode != ModePeak || !s.Valid || math.Abs(s.Speedup-44/13.68) > 1e-9 || !strings.Contains(s.Diagnosis, "lower bound") {
 		t.Errorf("peak: %+v", s)
 	}
 

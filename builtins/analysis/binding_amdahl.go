@@ -19,8 +19,9 @@ base.server.gpus when both runs carry a server. Returns Scaling(.speedup .effici
 .serial_fraction .valid .diagnosis .n .metric .mode .rate .base .scaled .pairs .predict(n)
 .predict_value(n)): serial_fraction is Karp–Flatt's e = (1/S − 1/n)/(1 − 1/n); valid is False with
 a diagnosis when the comparison cannot show scaling (the base was not saturated at the compared
-load, or the scaled run failed requests); rate is the offered request_rate compared (None when the
-runs share none and their peaks are compared). predict(n) is Amdahl's speedup at n for the measured e,
+load, or the scaled run failed requests). mode says what was compared: "capacity" when both runs
+saturated somewhere (the best throughput each delivered while overloaded: the real speedup),
+else "matched" at the highest request_rate both share (rate), else "peak" (the best of each run). predict(n) is Amdahl's speedup at n for the measured e,
 predict_value(n) the metric it implies.`,
 		Fn: amdahlFn,
 	})

@@ -247,9 +247,11 @@ func writeScalings(b *strings.Builder, ss []Scaling) {
 	b.WriteString("## Scaling\n\n| base | scaled | n | metric | compared at | base | scaled | speedup | efficiency | serial fraction (Karp–Flatt) | valid | diagnosis |\n")
 	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, s := range ss {
-		at := "peaks"
+		at := map[string]string{"capacity": "capacities (saturated points)", "peak": "peaks"}[s.Mode]
 		if !math.IsNaN(float64(s.Rate)) {
 			at = "rate " + fmtNum(float64(s.Rate))
+		} else if at == "" {
+			at = s.Mode
 		}
 		valid := "no"
 		if s.Valid {
