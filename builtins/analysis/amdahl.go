@@ -171,8 +171,8 @@ func saturatedArgmax(points []Point, metric []float64) int {
 }
 
 func unsaturated(p Point) bool {
-	offered, got, ok := achieved(p)
-	return ok && got >= saturationFraction*offered
+	f, ok := Delivered(p)
+	return ok && f >= saturationFraction
 }
 
 func diagnose(base, scaled []Point, bi, si int, s Scaling) (bool, string) {

@@ -124,6 +124,8 @@ type curve struct {
 	// sent is the load actually offered at each x: the achieved send rate when the points have
 	// one (a Poisson schedule of nominal rate 2 may send 1.6/s over a short window), else x.
 	sent []float64
+	// delivered is the fraction of the offered load served (see Delivered); NaN when unknown.
+	delivered []float64
 }
 
 // SentRateField is where a sweep point records the rate it really sent at.
@@ -201,19 +203,25 @@ func readCurve(points []Point, opts KneeOptions) (curve, error) {
 	}
 	sort.SliceStable(idx, func(a, b int) bool { return xs[idx[a]] < xs[idx[b]] })
 	sent := make([]float64, len(xs))
+	delivered := make([]float64, len(xs))
 	for i, p := range points {
 		sent[i] = xs[i]
 		if v, ok := p.Field(SentRateField); ok && v > 0 && !math.IsInf(v, 0) {
 			sent[i] = v
 		}
+		delivered[i] = math.NaN()
+		if f, ok := Delivered(p); ok && opts.Y == "request_throughput" {
+			delivered[i] = f
+		}
 	}
 	var c curve
 	for start := 0; start < len(idx); {
 		end := start
-		var sy, sl, ss float64
+		var sy, sl, ss, sd float64
 		for end < len(idx) && xs[idx[end]] == xs[idx[start]] {
 			sy += ys[idx[end]]
 			ss += sent[idx[end]]
+			sd += delivered[idx[end]]
 			if lats != nil {
 				sl += lats[idx[end]]
 			}
@@ -223,6 +231,7 @@ func readCurve(points []Point, opts KneeOptions) (curve, error) {
 		c.x = append(c.x, xs[idx[start]])
 		c.y = append(c.y, sy/cnt)
 		c.sent = append(c.sent, ss/cnt)
+		c.delivered = append(c.delivered, sd/cnt)
 		if lats != nil {
 			c.lat = append(c.lat, sl/cnt)
 		}

@@ -23,10 +23,14 @@ func kneeOffered(c curve, o KneeOptions) KneeEvidence {
 		return notFound(MethodOffered, fmt.Sprintf("applies only when x is the offered request_rate, not %s", o.X))
 	}
 	for i := range c.x {
-		if c.y[i] >= o.OfferedFraction*c.sent[i] {
+		frac := c.y[i] / c.sent[i]
+		if !math.IsNaN(c.delivered[i]) {
+			frac = c.delivered[i]
+		}
+		if frac >= o.OfferedFraction {
 			continue
 		}
-		detail := fmt.Sprintf("at rate %s achieved %s < %s%% of the %s offered", num(c.x[i]), num(c.y[i]), num(100*o.OfferedFraction), num(c.sent[i]))
+		detail := fmt.Sprintf("at rate %s achieved %s (%s%% of the %s offered) < %s%%", num(c.x[i]), num(c.y[i]), num(math.Round(1000*frac)/10), num(c.sent[i]), num(100*o.OfferedFraction))
 		if i == 0 {
 			e := notFound(MethodOffered, "already saturated at the lowest rate "+num(c.x[0])+
 				" (achieved "+num(c.y[0])+"): extend the sweep to lower rates")

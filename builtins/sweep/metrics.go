@@ -50,12 +50,54 @@ type Aggregator struct {
 	// both below saturation and above it).
 	departures []departure
 	stoppedAt  time.Duration // > 0 when the point stopped early
+
+	// generated counts output tokens by the time they streamed, in tokenBucket slots after
+	// warmup: output_throughput is the tokens generated inside the window, which is smooth where
+	// completions come in convoys (a batch admitted together finishes together).
+	generated []float64
+}
+
+// tokenBucket is the resolution of the generated-token timeline.
+const tokenBucket = 10 * time.Millisecond
+
+// noteGenerated spreads a request's output tokens over its content chunks' arrival times (a chunk
+// may carry several tokens when the server merges them).
+func (a *Aggregator) noteGenerated(r *Record, chunks []time.Duration) {
+	if len(chunks) == 0 {
+		return
+	}
+	per := 1.0
+	if r.OutputTokens > 0 {
+		per = float64(r.OutputTokens) / float64(len(chunks))
+	}
+	for _, c := range chunks {
+		if c < a.warmup {
+			continue
+		}
+		// Slot i holds (warmup+(i-1)·tokenBucket, warmup+i·tokenBucket]: a window ending on a
+		// slot edge includes the token streamed exactly at its end.
+		i := int((c - a.warmup + tokenBucket - 1) / tokenBucket)
+		for len(a.generated) <= i {
+			a.generated = append(a.generated, 0)
+		}
+		a.generated[i] += per
+	}
+}
+
+// generatedUntil sums the tokens generated between warmup and end.
+func (a *Aggregator) generatedUntil(end time.Duration) float64 {
+	n := int((end - a.warmup) / tokenBucket)
+	total := 0.0
+	for i := 0; i <= n && i < len(a.generated); i++ {
+		total += a.generated[i]
+	}
+	return total
 }
 
 type departure struct {
-	at      time.Duration
-	in, out int
-	good    bool
+	at   time.Duration
+	in   int
+	good bool
 }
 
 // StopAt records that the point stopped early at t (origin-relative).
@@ -83,8 +125,9 @@ func (a *Aggregator) Add(r *Record) {
 	if r.Err != "" {
 		a.errAll++
 	}
+	a.noteGenerated(r, chunks)
 	if !r.Incomplete && r.Err == "" && r.ChunkCount > 0 && r.Done >= a.warmup {
-		a.departures = append(a.departures, departure{at: r.Done, in: r.InputTokens, out: r.OutputTokens, good: a.meetsSLO(r)})
+		a.departures = append(a.departures, departure{at: r.Done, in: r.InputTokens, good: a.meetsSLO(r)})
 	}
 	r.Warmup = r.Intended < a.warmup
 	if r.Warmup {
@@ -168,17 +211,22 @@ func (a *Aggregator) Live() (sent, done, errs int, p50TTFTms float64) {
 func (a *Aggregator) Finalize(p *Point, sendEnd time.Duration, dropped int) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	// The measured window runs from the end of warmup to the end of sends (or the early stop).
+	// Open loop: the window runs from the end of warmup to the end of sends (or the early stop),
+	// the steady state the offered rate holds. Closed loop, which has no offered rate: to the last
+	// completion (the makespan, as vLLM bench measures it), since with num_requests at or below
+	// the concurrency every request is sent at once.
 	end := sendEnd
+	if math.IsInf(float64(p.RequestRate), 1) {
+		end = max(sendEnd, a.lastDone)
+	}
 	if a.stoppedAt > 0 {
 		end = a.stoppedAt
 	}
-	var completed, inTok, outTok, good int
+	var completed, inTok, good int
 	for _, d := range a.departures {
 		if d.at <= end {
 			completed++
 			inTok += d.in
-			outTok += d.out
 			if d.good {
 				good++
 			}
@@ -195,9 +243,14 @@ func (a *Aggregator) Finalize(p *Point, sendEnd time.Duration, dropped int) {
 		}
 		return Float(float64(n) / window)
 	}
+	generated := a.generatedUntil(end)
 	p.RequestThroughput = rate(completed)
-	p.OutputThroughput = rate(outTok)
-	p.TotalTokenThroughput = rate(inTok + outTok)
+	p.OutputThroughput = Float(generated / window)
+	p.TotalTokenThroughput = Float((float64(inTok) + generated) / window)
+	if window <= 0 {
+		p.OutputThroughput, p.TotalTokenThroughput = Float(math.NaN()), Float(math.NaN())
+	}
+
 	p.RequestGoodput = Float(math.NaN())
 	if len(a.slo) > 0 {
 		p.RequestGoodput = rate(good)

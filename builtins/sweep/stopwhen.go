@@ -8,8 +8,8 @@ import (
 // StopWhen ends an open-loop point early once it is clearly saturated, so an overloaded point
 // costs seconds instead of its full duration.
 type StopWhen struct {
-	// Fraction: saturated when completions over the last Window are below Fraction × sends over
-	// the same window (default 0.8).
+	// Fraction: saturated when completions over each of the last two Windows are below Fraction
+	// × sends over the same window (default 0.8), with at least 20 sends in each.
 	Fraction float64
 	// Window is the look-back (default 5s); the check starts after warmup + 2 windows.
 	Window time.Duration
@@ -63,7 +63,13 @@ func (s *saturation) done(at, ttft time.Duration) {
 	b.ttftSum += ms(ttft)
 }
 
-// check reports whether the point is saturated at now, with the reason.
+// minStopSends is the least number of sends in a window before it can judge saturation: with
+// fewer, Poisson noise alone makes completions fall short of sends.
+const minStopSends = 20
+
+// check reports whether the point is saturated at now, with the reason: in each of the last two
+// windows, completions fell below Fraction of sends (the backlog grows, persistently), and mean
+// TTFT grew from the first of them to the second (or nothing completed at all).
 func (s *saturation) check(now time.Duration) (bool, string) {
 	w := int(s.spec.Window / time.Second)
 	w = max(w, 1)
@@ -79,20 +85,23 @@ func (s *saturation) check(now time.Duration) (bool, string) {
 		return
 	}
 	sent, done, ttft := sum(end-w, end)
-	_, pdone, pttft := sum(end-2*w, end-w)
-	if sent == 0 || float64(done) >= s.spec.Fraction*float64(sent) {
+	psent, pdone, pttft := sum(end-2*w, end-w)
+	short := func(sent, done int) bool {
+		return sent >= minStopSends && float64(done) < s.spec.Fraction*float64(sent)
+	}
+	if !short(sent, done) || !short(psent, pdone) {
 		return false, ""
 	}
-	if done == 0 {
-		return true, fmt.Sprintf("saturated: 0 of %d requests completed in the last %ds", sent, w)
+	if done == 0 && pdone == 0 {
+		return true, fmt.Sprintf("saturated: 0 of %d requests completed in the last %ds", sent+psent, 2*w)
 	}
-	if pdone == 0 {
+	if done == 0 || pdone == 0 {
 		return false, ""
 	}
 	cur, prev := ttft/float64(done), pttft/float64(pdone)
 	if cur <= s.spec.TTFTGrowth*prev {
 		return false, ""
 	}
-	return true, fmt.Sprintf("saturated: completion rate %.2f/s < %.0f%% of offered %.2f/s and mean TTFT grew %.0f → %.0f ms",
-		float64(done)/float64(w), 100*s.spec.Fraction, float64(sent)/float64(w), prev, cur)
+	return true, fmt.Sprintf("saturated: completion rate %.2f/s < %.0f%% of offered %.2f/s for %ds and mean TTFT grew %.0f → %.0f ms",
+		float64(done)/float64(w), 100*s.spec.Fraction, float64(sent)/float64(w), 2*w, prev, cur)
 }
