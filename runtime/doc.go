@@ -31,11 +31,21 @@ func DocBuiltin(name string) (string, bool) {
 	return fmt.Sprintf("%s\n\n%s\n", b.Signature, strings.TrimSpace(b.Doc)), true
 }
 
-// DocMarkdown renders the reference of all builtins as Markdown, for the README.
+// DocMarkdown renders the reference of every builtin and stdlib module as Markdown; the README's
+// reference section is this text (a test keeps them equal).
 func DocMarkdown() string {
 	var sb strings.Builder
+	sb.WriteString("### Builtins\n\n")
 	for _, b := range Builtins() {
-		fmt.Fprintf(&sb, "#### `%s`\n\n```\n%s\n```\n\n%s\n\n", b.Name, b.Signature, strings.TrimSpace(b.Doc))
+		fmt.Fprintf(&sb, "#### `%s`\n\n```python\n%s\n```\n\n%s\n\n", b.Name, b.Signature, strings.TrimSpace(b.Doc))
+	}
+	sb.WriteString("### Stdlib modules\n\n")
+	for _, m := range StdlibModules() {
+		text, err := DocModule(StdlibPrefix + m)
+		if err != nil {
+			continue
+		}
+		fmt.Fprintf(&sb, "#### `%s%s`\n\n```\n%s```\n\n", StdlibPrefix, m, strings.TrimPrefix(text, StdlibPrefix+m+"\n"))
 	}
 	return sb.String()
 }
@@ -68,7 +78,7 @@ func DocModule(module string) (string, error) {
 		fmt.Fprintf(&sb, "%s(%s)\n", def.Name.Name, strings.Join(params, ", "))
 		if doc := docstring(def.Body); doc != "" {
 			for _, line := range strings.Split(doc, "\n") {
-				fmt.Fprintf(&sb, "    %s\n", strings.TrimSpace(line))
+				fmt.Fprintln(&sb, strings.TrimRight("    "+strings.TrimSpace(line), " "))
 			}
 		}
 		sb.WriteString("\n")

@@ -73,13 +73,14 @@ func writeSummary(b *strings.Builder, m Summary) {
 		params = []string{"(defaults)"}
 	}
 	row("params (--set)", strings.Join(params, ", "))
-	mode := m.Mode
+	// The clock, not the mode: a resumed or replayed run reports what an uninterrupted one does.
+	clock := "wall clock"
 	if m.Virtual {
-		mode += ", virtual time"
+		clock = "virtual time (simulated servers)"
 	}
-	row("mode", mode)
+	row("clock", clock)
 	row("starlab", m.Starlab)
-	b.WriteString("\nStart and end times, host, GPUs and exit status are in `manifest.json`.\n\n")
+	b.WriteString("\nStart and end times, host, GPUs, run mode (resumes, replays) and exit status are in `manifest.json`.\n\n")
 }
 
 // writeSweep renders one sweep in the style of seed 004's table; columns without data are left

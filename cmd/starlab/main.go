@@ -283,13 +283,17 @@ func writeParams(w io.Writer, params []runtime.ParamDecl) {
 
 func docCmd(args []string, stdout io.Writer) error {
 	if len(args) > 1 {
-		return runtime.Usagef("want: starlab doc [NAME | PLAN.star | @stdlib//MODULE.star]")
+		return runtime.Usagef("want: starlab doc [NAME | PLAN.star | @stdlib//MODULE.star | --markdown]")
 	}
 	if len(args) == 0 {
 		fmt.Fprint(stdout, runtime.DocIndex())
 		return nil
 	}
 	arg := args[0]
+	if arg == "--markdown" {
+		fmt.Fprint(stdout, runtime.DocMarkdown())
+		return nil
+	}
 	switch {
 	case strings.HasPrefix(arg, runtime.StdlibPrefix):
 		text, err := runtime.DocModule(arg)
