@@ -217,3 +217,33 @@ func TestExitCodesAndMessages(t *testing.T) {
 		t.Errorf("failed run manifest: %s", data)
 	}
 }
+
+// `starlab report RUNDIR` rebuilds the report from the run directory alone.
+func TestReportRegeneratesFromTheRunDirectory(t *testing.T) {
+	tmp := t.TempDir()
+	plan := writeFile(t, tmp, "r.star", `
+s = start_vllm("Llama-3.1-8B", sim_gpu = "L40S", max_model_len = 4096)
+sweep(s, rates = [2, 4], duration = "10s", warmup = "2s", name = "r")
+report(title = "r")
+`)
+	dir := filepath.Join(tmp, "run")
+	if code, _, stderr := runCLI("run", plan, "--virtual", "--out", dir, "--log-format", "json"); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	want, _ := os.ReadFile(filepath.Join(dir, "report.md"))
+	os.Remove(filepath.Join(dir, "report.md"))
+	os.RemoveAll(filepath.Join(dir, "plots"))
+	if code, stdout, stderr := runCLI("report", dir); code != 0 || !strings.Contains(stdout, "report.md") {
+		t.Fatalf("report exit %d: %s%s", code, stdout, stderr)
+	}
+	got, _ := os.ReadFile(filepath.Join(dir, "report.md"))
+	if !bytes.Equal(want, got) {
+		t.Fatalf("regenerated report differs:\n%s", got)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "plots", "throughput_r.png")); err != nil {
+		t.Fatal("plots were not regenerated")
+	}
+	if code, _, _ := runCLI("report", filepath.Join(tmp, "nothing")); code == 0 {
+		t.Fatal("report of a missing directory succeeded")
+	}
+}
