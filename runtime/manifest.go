@@ -3,9 +3,10 @@ package runtime
 import (
 	"encoding/json"
 	"os"
-	"path/filepath"
 	"runtime/debug"
 	"sync"
+
+	"starlab/runtime/atomicfile"
 )
 
 // Manifest is manifest.json: what ran, with what, where, when and how it ended. It is rewritten
@@ -60,35 +61,8 @@ func (m *Manifest) Update(fields map[string]any) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(m.path, append(data, '\n'))
+	return atomicfile.Write(m.path, append(data, '\n'))
 }
-
-// WriteFileAtomic writes data to path through a temporary file in the same directory, so a reader
-// (or a run killed mid-write) never sees a half-written file.
-func writeFileAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
-}
-
-// WriteFileAtomic is writeFileAtomic for builtins that rewrite a result file as they go.
-func WriteFileAtomic(path string, data []byte) error { return writeFileAtomic(path, data) }
 
 // Version is starlab's version: the module version, or the VCS revision it was built from.
 func Version() string {

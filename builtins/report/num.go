@@ -1,50 +1,14 @@
 package report
 
 import (
-	"encoding/json"
-	"fmt"
 	"math"
+	"starlab/runtime/jsonnum"
 	"strconv"
 )
 
 // Num is a float64 whose JSON survives what JSON cannot hold, the same way sweeps write it:
 // +Inf is "inf", -Inf "-inf", NaN null. Knees that were not found have NaN rates.
-type Num float64
-
-// MarshalJSON writes Inf as a string and NaN as null.
-func (n Num) MarshalJSON() ([]byte, error) {
-	f := float64(n)
-	switch {
-	case math.IsNaN(f):
-		return []byte("null"), nil
-	case math.IsInf(f, 1):
-		return []byte(`"inf"`), nil
-	case math.IsInf(f, -1):
-		return []byte(`"-inf"`), nil
-	}
-	return json.Marshal(f)
-}
-
-// UnmarshalJSON is the inverse of MarshalJSON.
-func (n *Num) UnmarshalJSON(b []byte) error {
-	switch string(b) {
-	case "null":
-		*n = Num(math.NaN())
-		return nil
-	case `"inf"`:
-		*n = Num(math.Inf(1))
-		return nil
-	case `"-inf"`:
-		*n = Num(math.Inf(-1))
-		return nil
-	}
-	var f float64
-	if err := json.Unmarshal(b, &f); err != nil {
-		return fmt.Errorf("number: %w", err)
-	}
-	*n = Num(f)
-	return nil
-}
+type Num = jsonnum.Float
 
 // fmtNum formats for tables: four significant digits, thousands never in exponent form, so a
 // table reads like the seeds' ("13.68", "6899", "17900").

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"starlab/runtime/atomicfile"
 )
 
 // Write records r as report.json in dir, then renders everything else from the run directory
@@ -94,27 +96,5 @@ func safeRows(rows []map[string]any) []map[string]any {
 	return out
 }
 
-// writeFile writes through a temporary file and a rename, so a reader never sees half a report.
-func writeFile(path string, data []byte) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
-}
+// writeFile writes a report file atomically, so a reader never sees half a report.
+func writeFile(path string, data []byte) error { return atomicfile.Write(path, data) }

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	"starlab/runtime/atomicfile"
 )
 
 // Writer keeps a sweep's results on disk as it runs: <dir>/<name>.json (all points so far,
@@ -42,8 +44,7 @@ func (w *Writer) RequestsPath() string { return filepath.Join(w.dir, w.name+".re
 // WritePoints replaces the points file.
 func (w *Writer) WritePoints(points []Point) error { return WritePointsFile(w.PointsPath(), points) }
 
-// WritePointsFile writes points as a JSON array, through a temporary file and a rename so a
-// reader never sees half a file.
+// WritePointsFile writes points as a JSON array, atomically: a reader never sees half a file.
 func WritePointsFile(path string, points []Point) error {
 	if points == nil {
 		points = []Point{}
@@ -52,14 +53,7 @@ func WritePointsFile(path string, points []Point) error {
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, append(data, '\n'), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return atomicfile.Write(path, append(data, '\n'))
 }
 
 // RequestLine is one line of the requests file. Times are ms from the point's origin.
