@@ -261,7 +261,11 @@ func checkCmd(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "%s: ok (%d files: %s)\n", pos[0], len(rep.Files), strings.Join(rep.Files, ", "))
+	files := "files"
+	if len(rep.Files) == 1 {
+		files = "file"
+	}
+	fmt.Fprintf(stdout, "%s: ok (%d %s: %s)\n", pos[0], len(rep.Files), files, strings.Join(rep.Files, ", "))
 	writeParams(stdout, rep.Params)
 	return nil
 }
