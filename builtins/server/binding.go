@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"sort"
 	"strings"
 
 	"go.starlark.net/starlark"
@@ -262,48 +261,12 @@ func (v *Value) Attr(name string) (starlark.Value, error) {
 	return nil, nil
 }
 
+// configInts are the configuration fields that count things; the rest are floats or strings.
+var configInts = map[string]bool{"gpus": true, "tensor_parallel": true, "data_parallel": true,
+	"max_num_seqs": true, "max_model_len": true, "port": true}
+
 func configDict(c map[string]any) *starlark.Dict {
-	keys := make([]string, 0, len(c))
-	for k := range c {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	d := starlark.NewDict(len(c))
-	for _, k := range keys {
-		d.SetKey(starlark.String(k), toStarlark(c[k]))
-	}
+	d := runtime.FromJSON("", c, func(k string) bool { return configInts[k] }).(*starlark.Dict)
 	d.Freeze()
 	return d
-}
-
-// toStarlark converts config values, which come from JSON after a journal round trip.
-func toStarlark(x any) starlark.Value {
-	switch x := x.(type) {
-	case nil:
-		return starlark.None
-	case bool:
-		return starlark.Bool(x)
-	case string:
-		return starlark.String(x)
-	case int:
-		return starlark.MakeInt(x)
-	case float64:
-		if x == float64(int64(x)) {
-			return starlark.MakeInt64(int64(x))
-		}
-		return starlark.Float(x)
-	case []any:
-		l := make([]starlark.Value, len(x))
-		for i, e := range x {
-			l[i] = toStarlark(e)
-		}
-		return starlark.NewList(l)
-	case []string:
-		l := make([]starlark.Value, len(x))
-		for i, e := range x {
-			l[i] = starlark.String(e)
-		}
-		return starlark.NewList(l)
-	}
-	return starlark.String(fmt.Sprint(x))
 }

@@ -7,7 +7,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 
@@ -441,50 +440,7 @@ func pointDict(p Point) starlark.Value {
 	dec := json.NewDecoder(strings.NewReader(string(data)))
 	dec.UseNumber()
 	dec.Decode(&m)
-	return jsonToStarlark("", m)
-}
-
-func jsonToStarlark(key string, x any) starlark.Value {
-	switch x := x.(type) {
-	case nil:
-		return starlark.None
-	case bool:
-		return starlark.Bool(x)
-	case json.Number:
-		if intFields[key] {
-			if n, err := x.Int64(); err == nil {
-				return starlark.MakeInt64(n)
-			}
-		}
-		f, _ := x.Float64()
-		return starlark.Float(f)
-	case string:
-		switch x {
-		case "inf", "+inf":
-			return starlark.Float(math.Inf(1))
-		case "-inf":
-			return starlark.Float(math.Inf(-1))
-		}
-		return starlark.String(x)
-	case []any:
-		l := make([]starlark.Value, len(x))
-		for i, e := range x {
-			l[i] = jsonToStarlark(key, e)
-		}
-		return starlark.NewList(l)
-	case map[string]any:
-		keys := make([]string, 0, len(x))
-		for k := range x {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		d := starlark.NewDict(len(x))
-		for _, k := range keys {
-			d.SetKey(starlark.String(k), jsonToStarlark(k, x[k]))
-		}
-		return d
-	}
-	return starlark.String(fmt.Sprint(x))
+	return runtime.FromJSON("", m, func(k string) bool { return intFields[k] })
 }
 
 func (v *ResultValue) String() string {

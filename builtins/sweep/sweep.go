@@ -117,7 +117,7 @@ func (c *Config) run(ctx context.Context, runPoint pointFunc) (*Result, error) {
 		if c.OnPoint != nil {
 			c.OnPoint(s, p)
 		}
-		o.Logger.Info().Str("sweep", c.Name).Str("point", s.String()).Int("completed", p.Completed).
+		o.Logger.Info().Str("point", s.String()).Int("completed", p.Completed).
 			Int("failed", p.Failed).Float64("request_throughput", float64(p.RequestThroughput)).
 			Float64("median_ttft_ms", float64(p.MedianTTFTMs)).Bool("stopped_early", p.StoppedEarly).Msg("sweep: point done")
 	}
