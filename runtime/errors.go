@@ -38,7 +38,13 @@ func FormatError(err error) string {
 			stack = append(stack, ee.CallStack...)
 		}
 		deepest := evalErrs[len(evalErrs)-1]
-		combined := &starlark.EvalError{Msg: deepest.Msg, CallStack: dropBuiltinLoads(stack)}
+		stack = dropBuiltinLoads(stack)
+		// Builtin errors already name the builtin ("sweep: for parameter rates: ..."): drop the
+		// backtrace's own "Error in sweep:" rather than say it twice.
+		if n := len(stack); n > 0 && stack[n-1].Pos.Filename() == "<builtin>" && strings.HasPrefix(deepest.Msg, stack[n-1].Name+": ") {
+			stack = stack[:n-1]
+		}
+		combined := &starlark.EvalError{Msg: deepest.Msg, CallStack: stack}
 		msg := combined.Backtrace()
 		// The deepest error may itself wrap a syntax error in a loaded module.
 		if inner := syntaxDetail(deepest); inner != "" {

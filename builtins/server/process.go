@@ -48,6 +48,9 @@ func startProcess(argv []string, env []string, logPath, host string, port int) (
 	// from a locked thread that is never unlocked while the child runs (see startLocked).
 	if err := startLocked(cmd, p.exited); err != nil {
 		logFile.Close()
+		if errors.Is(err, exec.ErrNotFound) {
+			return nil, fmt.Errorf("cannot start %s: not found on PATH; install vLLM, point --vllm-cmd (or STARLAB_VLLM) at it, or use backend=\"sim\"", argv[0])
+		}
 		return nil, fmt.Errorf("cannot start %s: %v", argv[0], err)
 	}
 	p.cmd = cmd
