@@ -17,10 +17,6 @@ type Config struct {
 	Options     Options
 	// Writer, if set, receives every record and the points after each point.
 	Writer *Writer
-	// Cached lets a resumed run skip a point the journal already holds.
-	Cached func(spec PointSpec) (Point, bool)
-	// OnPoint is called after each measured point (e.g. to journal it).
-	OnPoint func(spec PointSpec, p Point)
 	// Previous are points an earlier call measured for the same sweep: the result and the points
 	// file start with them, and new points are numbered after them.
 	Previous []Point
@@ -91,12 +87,6 @@ func (c *Config) run(ctx context.Context, runPoint pointFunc) (*Result, error) {
 	}
 	res := &Result{Name: c.Name, Points: append([]Point{}, c.Previous...)}
 	for _, s := range specs {
-		if c.Cached != nil {
-			if p, ok := c.Cached(s); ok {
-				res.Points = append(res.Points, p)
-				continue
-			}
-		}
 		p, err := runPoint(ctx, o, s)
 		var partial *PartialError
 		if err != nil && ctx.Err() == nil && !errors.As(err, &partial) {
@@ -113,9 +103,6 @@ func (c *Config) run(ctx context.Context, runPoint pointFunc) (*Result, error) {
 		}
 		if err != nil {
 			return res, err
-		}
-		if c.OnPoint != nil {
-			c.OnPoint(s, p)
 		}
 		o.Logger.Info().Str("point", s.String()).Int("completed", p.Completed).
 			Int("failed", p.Failed).Float64("request_throughput", float64(p.RequestThroughput)).
