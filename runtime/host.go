@@ -298,12 +298,22 @@ func runDir(mode Mode, opts Options, srcDir string) (string, error) {
 	dir := opts.Out
 	if dir == "" {
 		name := strings.TrimSuffix(filepath.Base(opts.PlanPath), filepath.Ext(opts.PlanPath))
-		dir = filepath.Join("runs", time.Now().UTC().Format("20060102T150405Z")+"-"+name)
+		base := filepath.Join("runs", time.Now().UTC().Format("20060102T150405Z")+"-"+name)
+		// Two runs of one plan started in the same second get directories of their own.
+		dir = base
+		for i := 2; exists(dir); i++ {
+			dir = fmt.Sprintf("%s-%d", base, i)
+		}
 	}
 	if _, err := os.Stat(filepath.Join(dir, "journal.jsonl")); err == nil {
 		return "", Usagef("%s already holds a run: continue it with --resume %s, or choose another --out", dir, dir)
 	}
 	return dir, nil
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
 
 func hostInfo() map[string]any {

@@ -275,3 +275,16 @@ func TestCheck(t *testing.T) {
 		}
 	}
 }
+
+func TestDefaultRunDirectoriesNeverCollide(t *testing.T) {
+	plan := writePlan(t, "sleep_step(0)\n")
+	t.Chdir(t.TempDir())
+	seen := map[string]bool{}
+	for i := 0; i < 3; i++ {
+		out, _ := execute(t, context.Background(), runtime.Options{PlanPath: plan})
+		if out.Err != nil || seen[out.Dir] || !strings.HasPrefix(out.Dir, filepath.Join("runs", "")) {
+			t.Fatalf("run %d: dir %q err %v (seen %v)", i, out.Dir, out.Err, seen)
+		}
+		seen[out.Dir] = true
+	}
+}
