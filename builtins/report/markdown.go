@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	"starlab/builtins/analysis"
@@ -168,8 +169,67 @@ func writeSweep(b *strings.Builder, s Sweep, plots Plots) {
 		b.WriteString("\n")
 	}
 	b.WriteString("\n")
+	writeSweepNotes(b, s, load)
 	for _, p := range plots.PerSweep[s.Name] {
 		fmt.Fprintf(b, "![%s](plots/%s.png)\n\n", p.Title, p.File)
+	}
+}
+
+// writeSweepNotes lists what a reader must know about individual points, so that nothing that
+// weakens a result stays in the logs only: early stops, failures by reason, requests still in
+// flight, a load generator that held the point back, output lengths counted without usage,
+// failed /metrics scrapes.
+func writeSweepNotes(b *strings.Builder, s Sweep, load func(int) string) {
+	because := func(why string) string {
+		if why == "" {
+			return ""
+		}
+		return " (" + why + ")"
+	}
+	label := func(i int) string {
+		if s.Closed() {
+			return "concurrency " + load(i)
+		}
+		return "rate " + load(i) + " req/s"
+	}
+	var notes []string
+	for _, i := range s.sorted() {
+		var parts []string
+		if stopped, _ := s.flag(i, "stopped_early"); stopped {
+			why, _ := s.at(i, "stop_reason").(string)
+			parts = append(parts, "stopped early"+because(why))
+		}
+		if errs, ok := s.at(i, "errors").(map[string]any); ok && len(errs) > 0 {
+			keys := make([]string, 0, len(errs))
+			for k := range errs {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			var es []string
+			for _, k := range keys {
+				es = append(es, fmt.Sprintf("%s × %v", k, errs[k]))
+			}
+			parts = append(parts, "failed: "+strings.Join(es, ", "))
+		}
+		if n := s.value(i, "incomplete"); n > 0 {
+			parts = append(parts, fmt.Sprintf("%s requests incomplete", fmtNum(n)))
+		}
+		if yes, _ := s.flag(i, "client.bottleneck"); yes {
+			why, _ := s.at(i, "client.bottleneck_reason").(string)
+			parts = append(parts, "the load generator was the bottleneck"+because(why))
+		}
+		if n := s.value(i, "output_tokens_from_chunks"); n > 0 {
+			parts = append(parts, fmt.Sprintf("output length counted from chunks for %s requests (no usage)", fmtNum(n)))
+		}
+		if n := s.value(i, "server_metrics.scrape_errors"); n > 0 {
+			parts = append(parts, fmt.Sprintf("%s failed /metrics scrapes", fmtNum(n)))
+		}
+		if len(parts) > 0 {
+			notes = append(notes, fmt.Sprintf("- %s: %s", label(i), strings.Join(parts, "; ")))
+		}
+	}
+	if len(notes) > 0 {
+		b.WriteString("Notes:\n\n" + strings.Join(notes, "\n") + "\n\n")
 	}
 }
 

@@ -110,17 +110,22 @@ func (s Sweep) has(field string) bool {
 	return false
 }
 
-// flag reads a boolean at a dotted path ("client.bottleneck"); ok is false when absent.
-func (s Sweep) flag(i int, path string) (v, ok bool) {
+// at reads the value at a dotted path ("client.bottleneck") of point i; nil when absent.
+func (s Sweep) at(i int, path string) any {
 	var cur any = s.Rows[i]
 	for _, part := range strings.Split(path, ".") {
 		m, isMap := cur.(map[string]any)
 		if !isMap {
-			return false, false
+			return nil
 		}
 		cur = m[part]
 	}
-	b, ok := cur.(bool)
+	return cur
+}
+
+// flag reads a boolean at a dotted path; ok is false when absent.
+func (s Sweep) flag(i int, path string) (v, ok bool) {
+	b, ok := s.at(i, path).(bool)
 	return b, ok
 }
 
