@@ -15,6 +15,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"starlab/runtime"
+	"starlab/runtime/runtimetest"
 )
 
 // execute runs a plan written to a temp dir and returns its outcome and captured JSON log.
@@ -67,15 +68,7 @@ func journalKeys(t *testing.T, dir string) []string {
 
 func manifestField(t *testing.T, dir, key string) any {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var m map[string]any
-	if err := json.Unmarshal(data, &m); err != nil {
-		t.Fatal(err)
-	}
-	return m[key]
+	return runtimetest.Manifest(t, dir)[key]
 }
 
 const threeSteps = `

@@ -1,7 +1,6 @@
 package gpu
 
 import (
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
@@ -47,17 +46,10 @@ func TestRunHookManifest(t *testing.T) {
 
 func manifestGPUsOf(t *testing.T, dir string) map[string]any {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var m map[string]any
-	if err := json.Unmarshal(data, &m); err != nil {
-		t.Fatal(err)
-	}
+	m := runtimetest.Manifest(t, dir)
 	gpus, ok := m["gpus"].(map[string]any)
 	if !ok {
-		t.Fatalf("manifest has no gpus entry: %s", data)
+		t.Fatalf("manifest has no gpus entry: %v", m)
 	}
 	return gpus
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"starlab/runtime/runtimetest"
 	"strings"
 	"syscall"
 	"testing"
@@ -172,9 +173,7 @@ func TestInterruptStopsTheRunAndRecordsIt(t *testing.T) {
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 130 {
 		t.Fatalf("exit %v, want 130; stderr: %s", err, stderr.String())
 	}
-	data, _ := os.ReadFile(filepath.Join(dir, "manifest.json"))
-	var m map[string]any
-	json.Unmarshal(data, &m)
+	m := runtimetest.Manifest(t, dir)
 	if m["status"] != "interrupted" {
 		t.Fatalf("manifest status %v", m["status"])
 	}

@@ -6,6 +6,8 @@ package runtimetest
 
 import (
 	"context"
+	"encoding/json"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -75,4 +77,18 @@ func assertModule(t *testing.T) starlark.StringDict {
 		t.Fatal(err)
 	}
 	return mod
+}
+
+// Manifest reads a run directory's manifest.json, failing the test when it is missing or invalid.
+func Manifest(t testing.TB, dir string) map[string]any {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(data, &m); err != nil {
+		t.Fatalf("manifest.json: %v", err)
+	}
+	return m
 }
