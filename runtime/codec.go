@@ -74,6 +74,12 @@ func toJSONTree(v starlark.Value, depth int) (any, error) {
 			fields[name] = x
 		}
 		return map[string]any{"struct": fields}, nil
+	case *Object:
+		data, err := toJSONTree(v.Data(), depth+1)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", v.typ, err)
+		}
+		return map[string]any{"object": map[string]any{"type": v.typ, "data": data}}, nil
 	}
 	return nil, fmt.Errorf("cannot record a value of type %s in the journal", v.Type())
 }
@@ -223,8 +229,43 @@ func fromTagged(tag string, body any) (starlark.Value, error) {
 			sd[name] = v
 		}
 		return starlarkstruct.FromStringDict(starlarkstruct.Default, sd), nil
+	case "object":
+		obj, ok := body.(map[string]any)
+		typ, _ := obj["type"].(string)
+		if !ok || typ == "" {
+			return nil, fmt.Errorf("journal value: object without a type")
+		}
+		data, err := fromJSONTree(obj["data"])
+		if err != nil {
+			return nil, err
+		}
+		d, ok := data.(*starlark.Dict)
+		if !ok {
+			return nil, fmt.Errorf("journal value: %s data is not a dict", typ)
+		}
+		attrs := starlark.StringDict{}
+		for _, kv := range d.Items() {
+			name, _ := starlark.AsString(kv[0])
+			attrs[name] = kv[1]
+		}
+		if rebuild, ok := objectDecoders[typ]; ok {
+			return rebuild(attrs)
+		}
+		return NewObject(typ, attrs), nil
 	}
 	return nil, fmt.Errorf("journal value: unknown type tag %q", tag)
+}
+
+// objectDecoders rebuild journaled Objects whose methods need more than their data attributes.
+var objectDecoders = map[string]func(starlark.StringDict) (starlark.Value, error){}
+
+// RegisterObjectDecoder tells the journal how to rebuild an Object of type typ, methods included,
+// from its data attributes; without one a journaled Object comes back with its data alone. Call
+// it from init.
+func RegisterObjectDecoder(typ string, rebuild func(data starlark.StringDict) (starlark.Value, error)) {
+	registryMu.Lock()
+	defer registryMu.Unlock()
+	objectDecoders[typ] = rebuild
 }
 
 // Keyer is implemented by values that appear as arguments of steps and whose printed form is not

@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"regexp"
 	goruntime "runtime"
 	"sort"
 	"strings"
@@ -330,34 +329,10 @@ func Predeclared() starlark.StringDict {
 		"struct": starlark.NewBuiltin("struct", starlarkstruct.Make),
 	}
 	for _, b := range Builtins() {
-		d[b.Name] = starlark.NewBuiltin(b.Name, plainParamNames(b.Fn))
+		d[b.Name] = starlark.NewBuiltin(b.Name, Qualified(b.Fn))
 	}
 	return d
 }
-
-// quotedParam matches go.starlark.net's argument errors for keyword arguments, which quote the
-// parameter name ("for parameter \"rates\"") where positional ones do not.
-var quotedParam = regexp.MustCompile(`: for parameter "([A-Za-z_][A-Za-z0-9_]*)":`)
-
-// plainParamNames makes every builtin's argument errors read the same way,
-// "sweep: for parameter rates: ...", however the argument was passed.
-func plainParamNames(fn func(*starlark.Thread, *starlark.Builtin, starlark.Tuple, []starlark.Tuple) (starlark.Value, error)) func(*starlark.Thread, *starlark.Builtin, starlark.Tuple, []starlark.Tuple) (starlark.Value, error) {
-	return func(th *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-		v, err := fn(th, b, args, kwargs)
-		if err != nil && quotedParam.MatchString(err.Error()) {
-			err = &renamedError{msg: quotedParam.ReplaceAllString(err.Error(), ": for parameter $1:"), err: err}
-		}
-		return v, err
-	}
-}
-
-type renamedError struct {
-	msg string
-	err error
-}
-
-func (e *renamedError) Error() string { return e.msg }
-func (e *renamedError) Unwrap() error { return e.err }
 
 // execPlan executes the plan on a thread of this run, with cancellation wired to the context.
 func (r *Run) execPlan(planPath string, src []byte, extra starlark.StringDict) error {
