@@ -2,27 +2,29 @@ package server
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"go.starlark.net/starlark"
 	"go.starlark.net/starlarkstruct"
 
 	"starlab/runtime"
+	"starlab/runtime/paramerr"
 )
 
 func init() {
 	runtime.Register(runtime.Builtin{
 		Name: "start_vllm",
-		Signature: `start_vllm(model, gpus=1, tensor_parallel=None, data_parallel=1, max_num_seqs=None,
+		Signature: `start_vllm(model=None, gpus=1, tensor_parallel=None, data_parallel=1, max_num_seqs=None,
            max_model_len=None, gpu_memory_utilization=None, quantization=None, extra_args=[],
            env={}, backend="vllm", url=None, ready_timeout="20m", name=None, port=None,
            allow_busy=False, sim_gpu=None)`,
 		Doc: `Starts an inference server and returns a Server (.name .url .model .gpus .config .kv_cache .stop()).
 
-backend="vllm" runs "vllm serve MODEL ..." (the executable from --vllm-cmd or STARLAB_VLLM,
+model is required except with backend="external" (there it names the model to request, default
+the one the server lists). backend="vllm" runs "vllm serve MODEL ..." (the executable from --vllm-cmd or STARLAB_VLLM,
 default "vllm") on GPUs of its own (CUDA_VISIBLE_DEVICES; two servers of a plan never share a GPU)
 and a free port, with its output in servers/<name>.log, and waits until /health and /v1/models
 answer (ready_timeout). backend="sim" serves the built-in simulator in-process (sim_gpu picks the
@@ -70,82 +72,29 @@ func machineGPUs() int {
 
 func startVLLM(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	spec := Spec{GPUs: 1, DataParallel: 1, Backend: BackendVLLM}
-	var tp, maxSeqs, maxLen, gmu, quant, url, name, port, simGPU starlark.Value = starlark.None, starlark.None, starlark.None,
-		starlark.None, starlark.None, starlark.None, starlark.None, starlark.None, starlark.None
-	var extra *starlark.List
-	var env *starlark.Dict
-	ready := runtime.Duration(0)
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs,
-		"model?", &spec.Model, "gpus?", &spec.GPUs, "tensor_parallel?", &tp, "data_parallel?", &spec.DataParallel,
+	var model, quant, url, name, simGPU runtime.Opt[string]
+	var tp, maxSeqs, maxLen, port runtime.Opt[int]
+	var gmu runtime.Opt[float64]
+	var extra runtime.Strings
+	var env runtime.StringMap
+	ready := runtime.Duration(20 * time.Minute)
+	if err := runtime.UnpackArgs(thread, b, args, kwargs,
+		"model?", &model, "gpus?", &spec.GPUs, "tensor_parallel?", &tp, "data_parallel?", &spec.DataParallel,
 		"max_num_seqs?", &maxSeqs, "max_model_len?", &maxLen, "gpu_memory_utilization?", &gmu,
 		"quantization?", &quant, "extra_args?", &extra, "env?", &env, "backend?", &spec.Backend, "url?", &url,
 		"ready_timeout?", &ready, "name?", &name, "port?", &port, "allow_busy?", &spec.AllowBusy, "sim_gpu?", &simGPU,
 	); err != nil {
 		return nil, err
 	}
-	var err error
-	opt := func(v starlark.Value, param string, dst *int) {
-		if err == nil && v != starlark.None {
-			if err = starlark.AsInt(v, dst); err != nil {
-				err = runtime.ArgError(b, param, "got %s, want int or None", v.Type())
-			}
-		}
-	}
-	opt(tp, "tensor_parallel", &spec.TensorParallel)
-	opt(maxSeqs, "max_num_seqs", &spec.MaxNumSeqs)
-	opt(maxLen, "max_model_len", &spec.MaxModelLen)
-	opt(port, "port", &spec.Port)
-	optStr := func(v starlark.Value, param string, dst *string) {
-		if err == nil && v != starlark.None {
-			s, ok := starlark.AsString(v)
-			if !ok {
-				err = runtime.ArgError(b, param, "got %s, want string or None", v.Type())
-			}
-			*dst = s
-		}
-	}
-	optStr(quant, "quantization", &spec.Quantization)
-	optStr(url, "url", &spec.URL)
-	optStr(name, "name", &spec.Name)
-	optStr(simGPU, "sim_gpu", &spec.SimGPU)
-	if err != nil {
-		return nil, err
-	}
-	if gmu != starlark.None {
-		f, ok := starlark.AsFloat(gmu)
-		if !ok {
-			return nil, runtime.ArgError(b, "gpu_memory_utilization", "got %s, want float or None", gmu.Type())
-		}
-		spec.GPUMemoryUtilization = f
-	}
-	if extra != nil {
-		for i := 0; i < extra.Len(); i++ {
-			s, ok := starlark.AsString(extra.Index(i))
-			if !ok {
-				return nil, runtime.ArgError(b, "extra_args", "element %d: got %s, want string", i, extra.Index(i).Type())
-			}
-			spec.ExtraArgs = append(spec.ExtraArgs, s)
-		}
-	}
-	if env != nil {
-		spec.Env = map[string]string{}
-		for _, kv := range env.Items() {
-			k, ok1 := starlark.AsString(kv[0])
-			v, ok2 := starlark.AsString(kv[1])
-			if !ok1 || !ok2 {
-				return nil, runtime.ArgError(b, "env", "want a dict of strings, got %s: %s", kv[0].Type(), kv[1].Type())
-			}
-			spec.Env[k] = v
-		}
-	}
-	spec.ReadyTimeout = ready.Std()
-	if spec.DataParallel < 1 {
-		return nil, runtime.ArgError(b, "data_parallel", "want at least 1, got %d", spec.DataParallel)
+	spec.Model, spec.Quantization, spec.URL, spec.Name, spec.SimGPU = model.V, quant.V, url.V, name.V, simGPU.V
+	spec.TensorParallel, spec.MaxNumSeqs, spec.MaxModelLen, spec.Port = tp.V, maxSeqs.V, maxLen.V, port.V
+	spec.GPUMemoryUtilization, spec.ExtraArgs, spec.Env, spec.ReadyTimeout = gmu.V, extra, env, ready.Std()
+	if spec.DataParallel < 1 { // Normalize takes 0 as "not set" from Go callers; a plan's 0 is a mistake
+		return nil, paramerr.New("data_parallel", "want at least 1, got %d", spec.DataParallel)
 	}
 	if err := spec.Normalize(); err != nil {
-		return nil, qualify(b, err)
+		return nil, err
 	}
-
 	mgr := ManagerFor(runtime.FromThread(thread))
 	var h *Handle
 	info, err := runtime.Step(thread, b, args, kwargs, func(ctx context.Context) (Info, error) {
@@ -156,109 +105,58 @@ func startVLLM(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple
 		return h.Info(), nil
 	})
 	if err != nil {
-		return nil, qualify(b, err)
+		return nil, err
 	}
 	if h == nil {
 		h = mgr.Adopt(spec, info)
 	}
-	return &Value{h: h}, nil
-}
-
-// qualify prefixes errors with the builtin and, for bad arguments, the parameter.
-func qualify(b *starlark.Builtin, err error) error {
-	var pe *ParamError
-	if errors.As(err, &pe) {
-		return runtime.ArgError(b, pe.Param, "%s", pe.Msg)
-	}
-	return fmt.Errorf("%s: %w", b.Name(), err)
+	return newServerValue(h), nil
 }
 
 func stopVLLM(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	var v *Value
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "server", &v); err != nil {
+	var v starlark.Value
+	if err := runtime.UnpackArgs(thread, b, args, kwargs, "server", &v); err != nil {
 		return nil, err
 	}
-	return starlark.None, v.h.Stop()
+	h, ok := HandleOf(v)
+	if !ok {
+		return nil, paramerr.New("server", "got %s, want Server (from start_vllm)", v.Type())
+	}
+	return starlark.None, h.Stop()
 }
-
-// Value is a Server as plans see it.
-type Value struct{ h *Handle }
-
-var (
-	_ starlark.HasAttrs = (*Value)(nil)
-	_ runtime.Keyer     = (*Value)(nil)
-)
 
 // HandleOf returns the handle behind a Server value, for builtins that take a server (sweep).
-func HandleOf(v starlark.Value) (*Handle, bool) {
-	sv, ok := v.(*Value)
-	if !ok {
-		return nil, false
-	}
-	return sv.h, true
-}
+func HandleOf(v starlark.Value) (*Handle, bool) { return runtime.StateOf[*Handle](v, "Server") }
 
-// Unpack lets UnpackArgs take a Server.
-func (v *Value) Unpack(x starlark.Value) error {
-	sv, ok := x.(*Value)
-	if !ok {
-		return fmt.Errorf("got %s, want Server (from start_vllm)", x.Type())
-	}
-	*v = *sv
-	return nil
-}
-
-func (v *Value) String() string {
-	info := v.h.Info()
-	return fmt.Sprintf("<Server %s %s>", info.Name, info.URL)
-}
-func (v *Value) Type() string         { return "Server" }
-func (v *Value) Freeze()              {}
-func (v *Value) Truth() starlark.Bool { return true }
-func (v *Value) Hash() (uint32, error) {
-	return starlark.String(v.h.Key).Hash()
-}
-
-// StepKey identifies the server in the keys of steps that use it: its name and configuration,
-// not its URL, which changes with the port from run to run.
-func (v *Value) StepKey() string {
-	return fmt.Sprintf("Server(%s@%s)", v.h.Name(), v.h.Key)
-}
-
-func (v *Value) AttrNames() []string {
-	return []string{"config", "gpus", "kv_cache", "model", "name", "stop", "url"}
-}
-
-func (v *Value) Attr(name string) (starlark.Value, error) {
-	info := v.h.Info()
-	switch name {
-	case "name":
-		return starlark.String(info.Name), nil
-	case "url":
-		return starlark.String(info.URL), nil
-	case "model":
-		return starlark.String(info.Model), nil
-	case "gpus":
-		return starlark.MakeInt(info.GPUs), nil
-	case "config":
-		return configDict(info.Config), nil
-	case "kv_cache":
-		if info.KVCache == nil {
-			return starlark.None, nil
+// newServerValue is a Server as plans see it. Its attributes are read live: after --resume a
+// server starts only when a step needs it, and only then has a URL. Its step key is its name and
+// configuration, not its URL, which changes with the port from run to run.
+func newServerValue(h *Handle) *runtime.Object {
+	return runtime.NewLiveObject("Server", func() starlark.StringDict {
+		info := h.Info()
+		kv := starlark.Value(starlark.None)
+		if c := info.KVCache; c != nil {
+			kv = starlarkstruct.FromStringDict(starlarkstruct.Default, starlark.StringDict{
+				"memory_gib":         starlark.Float(c.MemoryGiB),
+				"tokens":             starlark.MakeInt(c.Tokens),
+				"max_concurrency":    starlark.Float(c.MaxConcurrency),
+				"tokens_per_request": starlark.MakeInt(c.TokensPerRequest),
+			})
 		}
-		kv := info.KVCache
-		return starlarkstruct.FromStringDict(starlarkstruct.Default, starlark.StringDict{
-			"memory_gib":         starlark.Float(kv.MemoryGiB),
-			"tokens":             starlark.MakeInt(kv.Tokens),
-			"max_concurrency":    starlark.Float(kv.MaxConcurrency),
-			"tokens_per_request": starlark.MakeInt(kv.TokensPerRequest),
-		}), nil
-	case "stop":
-		return starlark.NewBuiltin("stop", func(*starlark.Thread, *starlark.Builtin, starlark.Tuple, []starlark.Tuple) (starlark.Value, error) {
-			return starlark.None, v.h.Stop()
-		}), nil
-	}
-	return nil, nil
+		return starlark.StringDict{
+			"name":     starlark.String(info.Name),
+			"url":      starlark.String(info.URL),
+			"model":    starlark.String(info.Model),
+			"gpus":     starlark.MakeInt(info.GPUs),
+			"config":   configDict(info.Config),
+			"kv_cache": kv,
+			"stop": runtime.Method("stop", func(*starlark.Thread, *starlark.Builtin, starlark.Tuple, []starlark.Tuple) (starlark.Value, error) {
+				return starlark.None, h.Stop()
+			}),
+		}
+	}).WithState(h).
+		WithKey(func() string { return fmt.Sprintf("Server(%s@%s)", h.Name(), h.Key) }).
+		WithString(func() string { info := h.Info(); return fmt.Sprintf("<Server %s %s>", info.Name, info.URL) })
 }
 
 // configInts are the configuration fields that count things; the rest are floats or strings.

@@ -3,6 +3,7 @@ package server
 import (
 	"fmt"
 	"sort"
+	"starlab/runtime/paramerr"
 	"strings"
 )
 
@@ -17,7 +18,7 @@ func newAllocator(total int) *allocator { return &allocator{total: total, held: 
 // take reserves n GPUs for name, lowest indices first.
 func (a *allocator) take(name string, n int) ([]int, error) {
 	if a.total >= 0 && n > a.total {
-		return nil, paramErr("gpus", "asked for %d GPUs, this machine has %d", n, a.total)
+		return nil, paramerr.New("gpus", "asked for %d GPUs, this machine has %d", n, a.total)
 	}
 	var got []int
 	for i := 0; len(got) < n && (a.total < 0 || i < a.total); i++ {
@@ -26,7 +27,7 @@ func (a *allocator) take(name string, n int) ([]int, error) {
 		}
 	}
 	if len(got) < n {
-		return nil, paramErr("gpus", "asked for %d GPUs, only %d of %d are free (%s)", n, len(got), a.total, a.holders())
+		return nil, paramerr.New("gpus", "asked for %d GPUs, only %d of %d are free (%s)", n, len(got), a.total, a.holders())
 	}
 	for _, i := range got {
 		a.held[i] = name

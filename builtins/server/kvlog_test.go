@@ -2,6 +2,7 @@ package server
 
 import (
 	"reflect"
+	"starlab/runtime/paramerr"
 	"testing"
 )
 
@@ -65,7 +66,7 @@ func TestSpecNormalize(t *testing.T) {
 	}
 	for _, tt := range tests {
 		err := tt.spec.Normalize()
-		pe, ok := err.(*ParamError)
+		pe, ok := err.(*paramerr.Error)
 		if !ok || pe.Param != tt.param {
 			t.Errorf("%+v: got %v, want an error for parameter %s", tt.spec, err, tt.param)
 		}

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"starlab/runtime/paramerr"
 	"strings"
 	"sync"
 	"time"
@@ -192,7 +193,7 @@ func (m *Manager) launch(ctx context.Context, h *Handle) (Info, error) {
 
 func (m *Manager) launchVirtual(h *Handle, info *Info) error {
 	if h.Spec.Backend == BackendExternal && h.Spec.Model == "" {
-		return paramErr("model", "--virtual simulates every server: an external server needs model= to be simulated")
+		return paramerr.New("model", "--virtual simulates every server: an external server needs model= to be simulated")
 	}
 	cfg, err := simConfig(h.Spec)
 	if err != nil {
@@ -217,7 +218,7 @@ func (m *Manager) launchExternal(ctx context.Context, info *Info) error {
 	if info.Model == "" {
 		info.Model = models[0]
 	} else if !contains(models, info.Model) {
-		return paramErr("model", "%s serves %s, not %q", url, strings.Join(models, ", "), info.Model)
+		return paramerr.New("model", "%s serves %s, not %q", url, strings.Join(models, ", "), info.Model)
 	}
 	info.URL = url
 	return nil
@@ -258,7 +259,7 @@ func (m *Manager) launchLocal(ctx context.Context, h *Handle, info *Info) error 
 	}
 	port := spec.Port
 	if port != 0 && !portFree(m.Host, port) {
-		return paramErr("port", "%s:%d is already in use", m.Host, port)
+		return paramerr.New("port", "%s:%d is already in use", m.Host, port)
 	}
 	logPath := filepath.Join(m.Dir, "servers", info.Name+".log")
 	if err := os.MkdirAll(filepath.Dir(logPath), 0o755); err != nil {

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"starlab/runtime/paramerr"
 	"strings"
 	"syscall"
 	"testing"
@@ -99,7 +100,7 @@ func TestStartFailures(t *testing.T) {
 	}
 	defer l.Close()
 	_, err = m.Start(context.Background(), Spec{Model: "Llama-3.1-8B", GPUs: 1, DataParallel: 1, Port: l.Addr().(*net.TCPAddr).Port})
-	var pe *ParamError
+	var pe *paramerr.Error
 	if !errors.As(err, &pe) || pe.Param != "port" || !strings.Contains(err.Error(), "already in use") {
 		t.Fatalf("port in use: %v", err)
 	}

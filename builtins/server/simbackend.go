@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"starlab/builtins/sim"
+	"starlab/runtime/paramerr"
 )
 
 // simArgs is the `vllm serve` command line for spec without the executable: the simulator parses
@@ -26,7 +27,7 @@ func simArgs(spec Spec, host string, port int) []string {
 func simConfig(spec Spec) (sim.Config, error) {
 	o, err := sim.ParseServeArgs(simArgs(spec, "127.0.0.1", 0))
 	if err != nil {
-		return sim.Config{}, paramErr("extra_args", "%v", err)
+		return sim.Config{}, paramerr.New("extra_args", "%v", err)
 	}
 	return o.Config, nil
 }
@@ -59,7 +60,7 @@ func startSim(ctx context.Context, spec Spec, host string, port int, seed uint64
 	args := simArgs(spec, host, port)
 	o, err := sim.ParseServeArgs(args)
 	if err != nil {
-		return nil, paramErr("extra_args", "%v", err)
+		return nil, paramerr.New("extra_args", "%v", err)
 	}
 	o.Seed = seed
 	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)

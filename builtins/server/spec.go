@@ -1,6 +1,3 @@
-// Package server starts, watches and stops the inference servers a plan measures: real vLLM
-// processes, the simulator in-process, or an external OpenAI-compatible URL. The engine here is
-// plain Go; binding.go exposes it as start_vllm / stop_vllm.
 package server
 
 import (
@@ -12,6 +9,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"starlab/runtime/paramerr"
 )
 
 // Backends a server can run on.
@@ -44,18 +43,6 @@ type Spec struct {
 	SimGPU string `json:"sim_gpu,omitempty"`
 }
 
-// ParamError is a bad argument, named so the binding can say which parameter.
-type ParamError struct {
-	Param string
-	Msg   string
-}
-
-func (e *ParamError) Error() string { return fmt.Sprintf("for parameter %s: %s", e.Param, e.Msg) }
-
-func paramErr(param, format string, args ...any) error {
-	return &ParamError{Param: param, Msg: fmt.Sprintf(format, args...)}
-}
-
 // Normalize validates the spec and fills the derived fields: tensor_parallel defaults to
 // gpus / data_parallel, and gpus must equal tensor_parallel × data_parallel.
 func (s *Spec) Normalize() error {
@@ -64,54 +51,54 @@ func (s *Spec) Normalize() error {
 		s.Backend = BackendVLLM
 	case BackendVLLM, BackendSim, BackendExternal:
 	default:
-		return paramErr("backend", "want \"vllm\", \"sim\" or \"external\", got %q", s.Backend)
+		return paramerr.New("backend", "want \"vllm\", \"sim\" or \"external\", got %q", s.Backend)
 	}
 	if s.Backend == BackendExternal {
 		if s.URL == "" {
-			return paramErr("url", "backend \"external\" needs the server's url")
+			return paramerr.New("url", "backend \"external\" needs the server's url")
 		}
 		s.URL = strings.TrimRight(s.URL, "/")
 		s.URL = strings.TrimSuffix(s.URL, "/v1")
 		return nil
 	}
 	if s.URL != "" {
-		return paramErr("url", "only backend \"external\" takes a url")
+		return paramerr.New("url", "only backend \"external\" takes a url")
 	}
 	if s.Model == "" {
-		return paramErr("model", "want a model name or path")
+		return paramerr.New("model", "want a model name or path")
 	}
 	if s.GPUs < 1 {
-		return paramErr("gpus", "want at least 1, got %d", s.GPUs)
+		return paramerr.New("gpus", "want at least 1, got %d", s.GPUs)
 	}
 	if s.DataParallel == 0 {
 		s.DataParallel = 1
 	}
 	if s.DataParallel < 1 {
-		return paramErr("data_parallel", "want at least 1, got %d", s.DataParallel)
+		return paramerr.New("data_parallel", "want at least 1, got %d", s.DataParallel)
 	}
 	if s.TensorParallel == 0 {
 		if s.GPUs%s.DataParallel != 0 {
-			return paramErr("data_parallel", "gpus=%d is not a multiple of data_parallel=%d", s.GPUs, s.DataParallel)
+			return paramerr.New("data_parallel", "gpus=%d is not a multiple of data_parallel=%d", s.GPUs, s.DataParallel)
 		}
 		s.TensorParallel = s.GPUs / s.DataParallel
 	}
 	if s.TensorParallel < 1 {
-		return paramErr("tensor_parallel", "want at least 1, got %d", s.TensorParallel)
+		return paramerr.New("tensor_parallel", "want at least 1, got %d", s.TensorParallel)
 	}
 	if s.TensorParallel*s.DataParallel != s.GPUs {
-		return paramErr("gpus", "gpus=%d but tensor_parallel × data_parallel = %d × %d = %d", s.GPUs, s.TensorParallel, s.DataParallel, s.TensorParallel*s.DataParallel)
+		return paramerr.New("gpus", "gpus=%d but tensor_parallel × data_parallel = %d × %d = %d", s.GPUs, s.TensorParallel, s.DataParallel, s.TensorParallel*s.DataParallel)
 	}
 	if s.MaxNumSeqs < 0 {
-		return paramErr("max_num_seqs", "want a positive number, got %d", s.MaxNumSeqs)
+		return paramerr.New("max_num_seqs", "want a positive number, got %d", s.MaxNumSeqs)
 	}
 	if s.MaxModelLen < 0 {
-		return paramErr("max_model_len", "want a positive number, got %d", s.MaxModelLen)
+		return paramerr.New("max_model_len", "want a positive number, got %d", s.MaxModelLen)
 	}
 	if s.GPUMemoryUtilization < 0 || s.GPUMemoryUtilization > 1 {
-		return paramErr("gpu_memory_utilization", "want a fraction in (0, 1], got %v", s.GPUMemoryUtilization)
+		return paramerr.New("gpu_memory_utilization", "want a fraction in (0, 1], got %v", s.GPUMemoryUtilization)
 	}
 	if s.Port < 0 || s.Port > 65535 {
-		return paramErr("port", "want 1..65535, got %d", s.Port)
+		return paramerr.New("port", "want 1..65535, got %d", s.Port)
 	}
 	if s.ReadyTimeout <= 0 {
 		s.ReadyTimeout = 20 * time.Minute
