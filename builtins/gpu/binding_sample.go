@@ -3,13 +3,14 @@ package gpu
 import (
 	"context"
 	"fmt"
-	"strings"
+	"math"
 	"time"
 
 	"go.starlark.net/starlark"
 
 	"starlab/builtins/server"
 	"starlab/runtime"
+	"starlab/runtime/paramerr"
 )
 
 func init() {
@@ -39,7 +40,14 @@ type sampleArgs struct {
 }
 
 func nvmlSample(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	a, err := unpackSample(b, args, kwargs)
+	duration, interval := runtime.Duration(10*time.Second), runtime.Duration(DefaultInterval)
+	var gpus runtime.Opt[runtime.Floats]
+	var srv starlark.Value = starlark.None
+	if err := runtime.UnpackArgs(thread, b, args, kwargs,
+		"duration?", &duration, "interval?", &interval, "gpus?", &gpus, "server?", &srv); err != nil {
+		return nil, err
+	}
+	a, err := checkSample(duration.Std(), interval.Std(), gpus, srv)
 	if err != nil {
 		return nil, err
 	}
@@ -48,50 +56,35 @@ func nvmlSample(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tupl
 		return sample(ctx, run, a)
 	})
 	if err != nil {
-		// Engine errors read "gpu: for parameter gpus: ..."; the plan called nvml_sample.
-		if msg, ok := strings.CutPrefix(err.Error(), "gpu: "); ok {
-			return nil, fmt.Errorf("%s: %s", b.Name(), msg)
-		}
-		return nil, fmt.Errorf("%s: %w", b.Name(), err)
+		return nil, err
 	}
 	return samplesValue(res), nil
 }
 
-func unpackSample(b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (sampleArgs, error) {
-	duration, interval := runtime.Duration(10*time.Second), runtime.Duration(DefaultInterval)
-	var gpus, srv starlark.Value = starlark.None, starlark.None
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs,
-		"duration?", &duration, "interval?", &interval, "gpus?", &gpus, "server?", &srv); err != nil {
-		return sampleArgs{}, err
-	}
-	a := sampleArgs{duration: duration.Std(), interval: interval.Std()}
+func checkSample(duration, interval time.Duration, gpus runtime.Opt[runtime.Floats], srv starlark.Value) (sampleArgs, error) {
+	a := sampleArgs{duration: duration, interval: interval}
 	if a.duration <= 0 {
-		return a, runtime.ArgError(b, "duration", "got %v, want a positive duration", a.duration)
+		return a, paramerr.New("duration", "got %v, want a positive duration", a.duration)
 	}
 	if a.interval <= 0 {
-		return a, runtime.ArgError(b, "interval", "got %v, want a positive duration", a.interval)
+		return a, paramerr.New("interval", "got %v, want a positive duration", a.interval)
 	}
 	if a.interval > a.duration {
-		return a, runtime.ArgError(b, "interval", "%v is longer than duration %v", a.interval, a.duration)
+		return a, paramerr.New("interval", "%v is longer than duration %v", a.interval, a.duration)
 	}
-	if gpus != starlark.None {
-		list, ok := gpus.(starlark.Indexable)
-		if !ok {
-			return a, runtime.ArgError(b, "gpus", "got %s, want a list of GPU indices", gpus.Type())
-		}
+	if gpus.Set {
 		a.gpus = []int{}
-		for i := 0; i < list.Len(); i++ {
-			var n int
-			if err := starlark.AsInt(list.Index(i), &n); err != nil || n < 0 {
-				return a, runtime.ArgError(b, "gpus", "element %d: got %s, want a GPU index", i, list.Index(i).String())
+		for i, g := range gpus.V {
+			if g < 0 || g != math.Trunc(g) {
+				return a, paramerr.New("gpus", "element %d: got %v, want a GPU index", i, g)
 			}
-			a.gpus = append(a.gpus, n)
+			a.gpus = append(a.gpus, int(g))
 		}
 	}
 	if srv != starlark.None {
 		h, ok := server.HandleOf(srv)
 		if !ok {
-			return a, runtime.ArgError(b, "server", "got %s, want a Server from start_vllm", srv.Type())
+			return a, paramerr.New("server", "got %s, want a Server from start_vllm", srv.Type())
 		}
 		a.server = h
 	}
@@ -148,7 +141,7 @@ func sample(ctx context.Context, run *runtime.Run, a sampleArgs) (Result, error)
 		chosen := make([]int, len(a.gpus))
 		for i, g := range a.gpus {
 			if g >= len(devices) {
-				return Result{}, fmt.Errorf("for parameter gpus: server %s has %d GPUs, got index %d", info.Name, len(devices), g)
+				return Result{}, paramerr.New("gpus", "server %s has %d GPUs, got index %d", info.Name, len(devices), g)
 			}
 			chosen[i] = devices[g]
 		}

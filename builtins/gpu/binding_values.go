@@ -2,43 +2,16 @@ package gpu
 
 import (
 	"fmt"
-	"sort"
+	"starlab/runtime"
 	"time"
 
 	"go.starlark.net/starlark"
 	"go.starlark.net/starlarkstruct"
 )
 
-// GpuSamples is nvml_sample's result as plans see it: attributes over a
-// fixed set of fields, every record a struct whose missing readings are None.
-type GpuSamples struct {
-	fields starlark.StringDict
-}
-
-var _ starlark.HasAttrs = (*GpuSamples)(nil)
-
-func (g *GpuSamples) String() string {
-	return fmt.Sprintf("GpuSamples(available = %s, devices = %d, samples = %d)",
-		g.fields["available"], g.fields["devices"].(*starlark.List).Len(), g.fields["samples"].(*starlark.List).Len())
-}
-func (g *GpuSamples) Type() string          { return "GpuSamples" }
-func (g *GpuSamples) Freeze()               { g.fields.Freeze() }
-func (g *GpuSamples) Truth() starlark.Bool  { return starlark.True }
-func (g *GpuSamples) Hash() (uint32, error) { return 0, fmt.Errorf("unhashable: GpuSamples") }
-func (g *GpuSamples) Attr(name string) (starlark.Value, error) {
-	return g.fields[name], nil // nil, nil is Starlark's "no such attribute"
-}
-func (g *GpuSamples) AttrNames() []string {
-	names := make([]string, 0, len(g.fields))
-	for k := range g.fields {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	return names
-}
-
-// samplesValue converts a Result for Starlark.
-func samplesValue(r Result) *GpuSamples {
+// samplesValue is nvml_sample's result as plans see it: every record a struct whose missing
+// readings are None.
+func samplesValue(r Result) *runtime.Object {
 	var devices, samples, sums []starlark.Value
 	for _, d := range r.Devices {
 		devices = append(devices, deviceValue(d))
@@ -49,7 +22,7 @@ func samplesValue(r Result) *GpuSamples {
 	for _, s := range r.Summaries {
 		sums = append(sums, summaryValue(s))
 	}
-	return &GpuSamples{fields: starlark.StringDict{
+	return runtime.NewObject("GpuSamples", starlark.StringDict{
 		"available": starlark.Bool(r.Available),
 		"reason":    starlark.String(r.Reason),
 		"devices":   starlark.NewList(devices),
@@ -57,7 +30,10 @@ func samplesValue(r Result) *GpuSamples {
 		"summaries": starlark.NewList(sums),
 		"start":     timeValue(r.Start),
 		"end":       timeValue(r.End),
-	}}
+	}).WithString(func() string {
+		return fmt.Sprintf("GpuSamples(available = %s, devices = %d, samples = %d)",
+			starlark.Bool(r.Available), len(devices), len(samples))
+	})
 }
 
 func record(fields starlark.StringDict) *starlarkstruct.Struct {

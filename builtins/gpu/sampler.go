@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"starlab/runtime/paramerr"
 	"sync"
 	"time"
 
@@ -110,10 +111,10 @@ func chooseDevices(want []int, count int) ([]int, error) {
 	seen := map[int]bool{}
 	for _, i := range want {
 		if i < 0 || i >= count {
-			return nil, fmt.Errorf("gpu: for parameter gpus: device %d does not exist (%d visible)", i, count)
+			return nil, paramerr.New("gpus", "device %d does not exist (%d visible)", i, count)
 		}
 		if seen[i] {
-			return nil, fmt.Errorf("gpu: for parameter gpus: device %d listed twice", i)
+			return nil, paramerr.New("gpus", "device %d listed twice", i)
 		}
 		seen[i] = true
 	}
