@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"sort"
+	"starlab/runtime/paramerr"
 	"strconv"
 	"strings"
 
@@ -255,7 +256,7 @@ runs; "starlab check PLAN" and "starlab doc PLAN" list a plan's params.`,
 func paramBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var name, doc string
 	var def starlark.Value
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "name", &name, "default", &def, "doc?", &doc); err != nil {
+	if err := UnpackArgs(thread, b, args, kwargs, "name", &name, "default", &def, "doc?", &doc); err != nil {
 		return nil, err
 	}
 	r := FromThread(thread)
@@ -267,7 +268,7 @@ func paramBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tu
 	if raw, ok := ps.sets[name]; ok {
 		conv, err := ConvertParam(raw, def)
 		if err != nil {
-			return nil, ArgError(b, "default", "--set %s=%s: %v", name, raw, err)
+			return nil, paramerr.New("default", "--set %s=%s: %v", name, raw, err)
 		}
 		v = conv
 	}

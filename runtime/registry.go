@@ -12,37 +12,47 @@ import (
 //
 // # Adding a builtin (the recipe every domain package follows)
 //
-// A domain package under builtins/ keeps its engine in plain Go and adds a binding file of about
-// twenty lines per builtin:
+// A domain package under builtins/ keeps its engine in plain Go and adds a binding of a couple of
+// dozen lines per builtin. This one takes two arguments and returns a struct-like result
+// (recipe_test.go runs it; stop_vllm in builtins/server/binding.go is the smallest real one):
 //
 //	func init() {
 //		runtime.Register(runtime.Builtin{
-//			Name:      "nap",
-//			Signature: `nap(duration="1s")`,
-//			Doc:       "Waits, as a journaled step, and returns the seconds waited.",
-//			Fn:        nap,
+//			Name:      "span",
+//			Signature: `span(start, width=1.0)`,
+//			Doc:       "The interval [start, start + width] and its midpoint.",
+//			Fn:        span,
 //		})
 //	}
 //
-//	func nap(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-//		d := runtime.Duration(time.Second)
-//		if err := starlark.UnpackArgs(b.Name(), args, kwargs, "duration?", &d); err != nil {
-//			return nil, err // already reads "nap: for parameter duration: ..."
+//	func span(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+//		var start float64
+//		width := 1.0
+//		if err := runtime.UnpackArgs(thread, b, args, kwargs, "start", &start, "width?", &width); err != nil {
+//			return nil, err // "span: for parameter width: ..."
 //		}
-//		secs, err := runtime.Step(thread, b, args, kwargs, func(ctx context.Context) (float64, error) {
-//			return d.Seconds(), runtime.Sleep(ctx, time.Duration(d))
-//		})
+//		s, err := NewSpan(start, width) // the engine: plain Go, a paramerr.Error for a bad argument
 //		if err != nil {
-//			return nil, err
+//			return nil, err // the host adds "span: "
 //		}
-//		return starlark.Float(secs), nil
+//		return runtime.NewObject("Span", starlark.StringDict{
+//			"lo":  starlark.Float(s.Lo),
+//			"hi":  starlark.Float(s.Hi),
+//			"mid": starlark.Float(s.Mid()),
+//		}), nil
 //	}
 //
-// Rules: the engine never imports Starlark; run state (context, logger, run directory, seed,
-// options) comes from runtime.FromThread(thread), never from globals; anything with a side effect
-// or a cost (a server, a measurement) goes through Step so that --resume and replay skip it; a
-// blocking builtin watches ctx; argument errors name the parameter (ArgError). The package joins the
-// binary with a blank import in builtins/all.
+// Rules: the engine never imports Starlark and never writes the builtin's name (the host
+// qualifies every error once: "span: for parameter width: ..."); arguments are unpacked first,
+// with runtime.UnpackArgs, whose destinations hold the defaults the Signature documents
+// (CheckSignature compares them, for every builtin, in a test); None-default parameters are
+// runtime.Opt, lists and dicts runtime.Strings, runtime.Floats, runtime.StringMap,
+// runtime.FloatMap, durations runtime.Duration; results are runtime.Object (attributes, dir(),
+// json.encode, journal codec), with methods from runtime.Method; run state (context, logger, run
+// directory, seed, options) comes from runtime.FromThread(thread), never from globals; anything
+// with a side effect or a cost (a server, a measurement) goes through Step so that --resume and
+// replay skip it; a blocking builtin watches ctx. The package joins the binary with a blank import
+// in builtins/all.
 type Builtin struct {
 	Name      string
 	Signature string // as plans call it, with defaults: `sweep(server, rates=None, ...)`

@@ -23,7 +23,7 @@ tutorials. Ctrl-C interrupts the wait.`,
 func sleepStep(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var d Duration
 	var value starlark.Value = starlark.None
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "duration?", &d, "value?", &value); err != nil {
+	if err := UnpackArgs(thread, b, args, kwargs, "duration?", &d, "value?", &value); err != nil {
 		return nil, err
 	}
 	return StepValue(thread, b, args, kwargs, func(ctx context.Context) (starlark.Value, error) {

@@ -10,12 +10,29 @@ import (
 // UnpackArgs is starlark.UnpackArgs for a builtin: pairs are "name", &dest (name? for optional
 // parameters), and each dest's value before the call is the parameter's default. Every builtin
 // unpacks through it, so CheckSignature can compare what the binding really takes with the
-// signature `starlab doc` prints.
+// signature `starlab doc` prints. A float64 destination also takes an int (rate = 10).
 func UnpackArgs(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple, pairs ...any) error {
 	if p, ok := thread.Local(probeKey).(*signatureProbe); ok {
 		return p.record(pairs)
 	}
+	for i := 1; i < len(pairs); i += 2 {
+		if f, ok := pairs[i].(*float64); ok {
+			pairs[i] = (*number)(f)
+		}
+	}
 	return starlark.UnpackArgs(b.Name(), args, kwargs, pairs...)
+}
+
+// number is a float64 destination that takes ints too.
+type number float64
+
+func (n *number) Unpack(v starlark.Value) error {
+	f, ok := starlark.AsFloat(v)
+	if !ok {
+		return fmt.Errorf("got %s, want float", v.Type())
+	}
+	*n = number(f)
+	return nil
 }
 
 // Opt is an optional argument whose default is None. Set is true for a value other than None;
