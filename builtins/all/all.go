@@ -1,5 +1,3 @@
-// Package all links every domain package's builtins into the binary; each registers itself with
-// the runtime in its init function.
 package all
 
 import (

@@ -1,6 +1,3 @@
-// Package catalog holds the hardware and model numbers the simulator and the analysis builtins
-// share: GPU specs (memory, HBM bandwidth, dense bf16 FLOP/s, power) and decoder-only transformer
-// shapes, from a built-in table or a Hugging Face config.json.
 package catalog
 
 import (

@@ -2,5 +2,7 @@
 // human-readable account, byte-identical for the same seed in --virtual), plots as PNG and SVG,
 // and CSVs of every sweep and table. Everything is rebuilt from the run directory alone by
 // Regenerate, so `starlab report RUNDIR` can redo it after the plan has ended. The engine files
-// do not import Starlark; binding*.go holds report(), table() and plot().
+// do not import Starlark; the Starlark bindings are binding.go, which registers the report, table
+// and plot builtins and keeps the run's report state, binding_table.go (table) and
+// binding_plot.go (plot).
 package report

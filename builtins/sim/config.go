@@ -1,6 +1,3 @@
-// Package sim is a discrete-step model of vLLM V1 continuous batching: one engine driven either by
-// virtual time (deterministic, for --virtual runs and fast tests) or by the wall clock behind an
-// OpenAI-compatible HTTP server with vLLM's /metrics and start-up log lines.
 package sim
 
 import (

@@ -24,4 +24,7 @@
 //
 // max_concurrency follows vLLM bench: a send that finds every slot taken waits for one and its lag
 // is reported; with OnFull = FullDrop it is skipped instead and counted in client.dropped.
+//
+// The engine files import nothing of Starlark; the Starlark bindings are binding.go, which
+// registers the sweep builtin, and binding_dataset.go, which registers dataset.
 package sweep

@@ -1,5 +1,3 @@
-// Command starlab runs experiment plans for LLM inference servers. It only parses flags and calls
-// the runtime; everything else lives in runtime/ and builtins/.
 package main
 
 import (
@@ -14,6 +12,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"syscall"
+	"text/tabwriter"
 
 	"github.com/rs/zerolog"
 	"golang.org/x/term"
@@ -24,19 +23,72 @@ import (
 	"starlab/runtime"
 )
 
-const usage = `starlab runs experiment plans (Starlark .star files) for LLM inference servers.
+// command is one subcommand. The one table in commands drives both the dispatch in cli and the
+// usage text, so a subcommand cannot be reachable yet missing from --help.
+type command struct {
+	name  string
+	usage []usageLine // at least one; each is printed as "starlab NAME ARGS   WHAT"
+	run   func(args []string, stdout, stderr io.Writer) (int, error)
+}
 
-Usage:
-  starlab run PLAN.star [--set name=value]... [--seed N] [--out DIR] [--virtual]
-  starlab run --resume RUNDIR [PLAN.star]      continue a killed or failed run
-  starlab replay RUNDIR [--plan EDITED.star]    rerun the plan from recorded results only
-  starlab check PLAN.star [--set name=value]... parse, resolve loads, type-check params; runs nothing
-  starlab doc [NAME | PLAN.star | @stdlib//MODULE.star]
-  starlab version
+// usageLine is one way to call a subcommand and what it does.
+type usageLine struct{ args, what string }
 
-Common flags: --log-level debug|info|warn|error, --log-format auto|console|json.
+// commands is a function, not a variable, because help's entry prints the usage built from it.
+func commands() []command {
+	return []command{
+		{"run", []usageLine{
+			{"PLAN.star [flags]", "run a plan; results go to a new run directory"},
+			{"--resume RUNDIR [PLAN.star]", "continue a killed or failed run"},
+		}, func(args []string, _, stderr io.Writer) (int, error) { return runCmd(args, stderr, false) }},
+		{"replay", []usageLine{
+			{"RUNDIR [--plan EDITED.star]", "rerun the plan from recorded results only"},
+		}, func(args []string, _, stderr io.Writer) (int, error) { return runCmd(args, stderr, true) }},
+		{"check", []usageLine{
+			{"PLAN.star [--set name=value]...", "type-check a plan and its params; runs nothing"},
+		}, func(args []string, stdout, _ io.Writer) (int, error) { return 0, checkCmd(args, stdout) }},
+		{"doc", []usageLine{
+			{"[NAME|PLAN.star|@stdlib//MODULE.star]", "list builtins; document one, a plan or a module"},
+		}, func(args []string, stdout, _ io.Writer) (int, error) { return 0, docCmd(args, stdout) }},
+		{"report", []usageLine{
+			{"RUNDIR", "rebuild a run's report.md/json, plots and CSVs"},
+		}, func(args []string, stdout, _ io.Writer) (int, error) { return 0, reportCmd(args, stdout) }},
+		{"sim", []usageLine{
+			{"serve MODEL [vllm serve flags]", "serve the simulator as vLLM would, until Ctrl-C"},
+		}, func(args []string, stdout, stderr io.Writer) (int, error) { return simCmd(args, stdout, stderr), nil }},
+		{"version", []usageLine{
+			{"", "print starlab's and Go's versions"},
+		}, func(_ []string, stdout, _ io.Writer) (int, error) {
+			fmt.Fprintf(stdout, "starlab %s (%s)\n", runtime.Version(), goVersion())
+			return 0, nil
+		}},
+		{"help", []usageLine{
+			{"", "print this text (also -h, --help)"},
+		}, func(_ []string, stdout, _ io.Writer) (int, error) {
+			fmt.Fprint(stdout, usage())
+			return 0, nil
+		}},
+	}
+}
+
+// usage is the text of `starlab help`: every subcommand of commands, one line per way to call it.
+func usage() string {
+	var sb strings.Builder
+	sb.WriteString("starlab runs experiment plans (Starlark .star files) for LLM inference servers.\n\nUsage:\n")
+	tw := tabwriter.NewWriter(&sb, 0, 0, 2, ' ', 0)
+	for _, c := range commands() {
+		for _, u := range c.usage {
+			fmt.Fprintf(tw, "  %s\t%s\n", strings.TrimSpace("starlab "+c.name+" "+u.args), u.what)
+		}
+	}
+	tw.Flush()
+	sb.WriteString(`
+Run and replay flags: --set name=value (repeatable), --seed N, --out DIR, --virtual, --vllm-cmd CMD,
+  --log-level debug|info|warn|error, --log-format auto|console|json (starlab run -h explains each).
 Exit status: 0 ok, 1 the plan failed, 2 usage error, 130 interrupted.
-`
+`)
+	return sb.String()
+}
 
 func main() {
 	os.Exit(cli(os.Args[1:], os.Stdout, os.Stderr))
@@ -45,41 +97,34 @@ func main() {
 // cli is main without the process exit, so tests run the real command line in-process.
 func cli(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
+		fmt.Fprint(stderr, usage())
 		return 2
 	}
-	cmd, rest := args[0], args[1:]
-	var err error
-	code := 0
-	switch cmd {
-	case "run":
-		code, err = runCmd(rest, stderr, false)
-	case "replay":
-		code, err = runCmd(rest, stderr, true)
-	case "check":
-		err = checkCmd(rest, stdout)
-	case "doc":
-		err = docCmd(rest, stdout)
-	case "report":
-		err = reportCmd(rest, stdout)
-	case "sim":
-		return simCmd(rest, stdout, stderr)
-	case "version":
-		fmt.Fprintf(stdout, "starlab %s (%s)\n", runtime.Version(), goVersion())
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
-	default:
-		err = runtime.Usagef("unknown command %q", cmd)
+	name, rest := args[0], args[1:]
+	if name == "-h" || name == "--help" {
+		name = "help"
 	}
+	var cmd *command
+	for _, c := range commands() {
+		if c.name == name {
+			cmd = &c
+			break
+		}
+	}
+	if cmd == nil {
+		fmt.Fprintf(stderr, "starlab %s: unknown command %q\n\n%s", name, name, usage())
+		return 2
+	}
+	code, err := cmd.run(rest, stdout, stderr)
 	if err != nil {
 		var ue *runtime.UsageError
 		if errors.As(err, &ue) || errors.Is(err, flag.ErrHelp) {
 			if !errors.Is(err, flag.ErrHelp) {
-				fmt.Fprintf(stderr, "starlab %s: %v\n", cmd, err)
+				fmt.Fprintf(stderr, "starlab %s: %v\n", name, err)
 			}
 			return 2
 		}
-		fmt.Fprintf(stderr, "starlab %s: %s\n", cmd, runtime.FormatError(err))
+		fmt.Fprintf(stderr, "starlab %s: %s\n", name, runtime.FormatError(err))
 		return 1
 	}
 	return code
