@@ -3,10 +3,15 @@ package analysis
 import (
 	"fmt"
 	"math"
+	"reflect"
 	"sort"
+	"strings"
+
+	"starlab/builtins/sweep/pointschema"
 )
 
-// Point is one load level of a sweep. Field names follow `vllm bench serve`
+// Point is one load level of a sweep. Field names are those of the sweep's
+// point schema (pointschema.Point), which follow `vllm bench serve`
 // (request_rate, request_throughput, median_ttft_ms, ...) so that a table
 // copied from a report analyses the same way as a starlab sweep.
 //
@@ -43,40 +48,37 @@ type Point struct {
 	present map[string]bool
 }
 
-// namedFields maps each vLLM bench field name to its slot in Point.
-var namedFields = map[string]func(*Point) *float64{
-	"request_rate":           func(p *Point) *float64 { return &p.RequestRate },
-	"max_concurrency":        func(p *Point) *float64 { return &p.MaxConcurrency },
-	"duration":               func(p *Point) *float64 { return &p.Duration },
-	"completed":              func(p *Point) *float64 { return &p.Completed },
-	"failed":                 func(p *Point) *float64 { return &p.Failed },
-	"total_input_tokens":     func(p *Point) *float64 { return &p.TotalInputTokens },
-	"total_output_tokens":    func(p *Point) *float64 { return &p.TotalOutputTokens },
-	"request_throughput":     func(p *Point) *float64 { return &p.RequestThroughput },
-	"output_throughput":      func(p *Point) *float64 { return &p.OutputThroughput },
-	"total_token_throughput": func(p *Point) *float64 { return &p.TotalTokenThroughput },
-	"request_goodput":        func(p *Point) *float64 { return &p.RequestGoodput },
-	"mean_ttft_ms":           func(p *Point) *float64 { return &p.MeanTTFTms },
-	"median_ttft_ms":         func(p *Point) *float64 { return &p.MedianTTFTms },
-	"std_ttft_ms":            func(p *Point) *float64 { return &p.StdTTFTms },
-	"p90_ttft_ms":            func(p *Point) *float64 { return &p.P90TTFTms },
-	"p99_ttft_ms":            func(p *Point) *float64 { return &p.P99TTFTms },
-	"mean_tpot_ms":           func(p *Point) *float64 { return &p.MeanTPOTms },
-	"median_tpot_ms":         func(p *Point) *float64 { return &p.MedianTPOTms },
-	"std_tpot_ms":            func(p *Point) *float64 { return &p.StdTPOTms },
-	"p90_tpot_ms":            func(p *Point) *float64 { return &p.P90TPOTms },
-	"p99_tpot_ms":            func(p *Point) *float64 { return &p.P99TPOTms },
-	"mean_itl_ms":            func(p *Point) *float64 { return &p.MeanITLms },
-	"median_itl_ms":          func(p *Point) *float64 { return &p.MedianITLms },
-	"std_itl_ms":             func(p *Point) *float64 { return &p.StdITLms },
-	"p90_itl_ms":             func(p *Point) *float64 { return &p.P90ITLms },
-	"p99_itl_ms":             func(p *Point) *float64 { return &p.P99ITLms },
-	"mean_e2el_ms":           func(p *Point) *float64 { return &p.MeanE2ELms },
-	"median_e2el_ms":         func(p *Point) *float64 { return &p.MedianE2ELms },
-	"std_e2el_ms":            func(p *Point) *float64 { return &p.StdE2ELms },
-	"p90_e2el_ms":            func(p *Point) *float64 { return &p.P90E2ELms },
-	"p99_e2el_ms":            func(p *Point) *float64 { return &p.P99E2ELms },
+// namedFields maps each named field's JSON name to its slot (field index) in Point. The names are
+// the point schema's: every float64 slot of Point is the top-level number of pointschema.Point
+// with the same Go name, case aside (MeanTTFTms is MeanTTFTMs). A slot without one stops the
+// program at start rather than reading nothing.
+var namedFields = slotsFromSchema()
+
+func slotsFromSchema() map[string]int {
+	numbers := map[string]string{} // lower-case Go name -> JSON name
+	for _, f := range pointschema.Fields() {
+		if (f.Kind == pointschema.KindInt || f.Kind == pointschema.KindFloat) && f.Path == f.Key() {
+			numbers[strings.ToLower(f.Go)] = f.Path
+		}
+	}
+	slots := map[string]int{}
+	t := reflect.TypeFor[Point]()
+	for i := range t.NumField() {
+		sf := t.Field(i)
+		if sf.Type.Kind() != reflect.Float64 {
+			continue
+		}
+		name, ok := numbers[strings.ToLower(sf.Name)]
+		if !ok {
+			panic(fmt.Sprintf("analysis: Point.%s has no top-level number of that name in pointschema.Point", sf.Name))
+		}
+		slots[name] = i
+	}
+	return slots
 }
+
+// slot is the named field at index i of Point.
+func (p *Point) slot(i int) reflect.Value { return reflect.ValueOf(p).Elem().Field(i) }
 
 // FieldNames lists the named (non-Extra) fields, sorted.
 func FieldNames() []string {
@@ -92,11 +94,11 @@ func FieldNames() []string {
 // Extra for names that are not named fields. ok is false when the point does
 // not have the field.
 func (p Point) Field(name string) (float64, bool) {
-	if slot, known := namedFields[name]; known {
+	if i, known := namedFields[name]; known {
 		if p.present != nil && !p.present[name] {
 			return 0, false
 		}
-		return *slot(&p), true
+		return (&p).slot(i).Float(), true
 	}
 	v, ok := p.Extra[name]
 	return v, ok
@@ -106,11 +108,11 @@ func (p Point) Field(name string) (float64, bool) {
 // present. After the first Set on a struct-literal Point, only fields given
 // by Set count as present.
 func (p *Point) Set(name string, v float64) {
-	if slot, known := namedFields[name]; known {
+	if i, known := namedFields[name]; known {
 		if p.present == nil {
 			p.present = map[string]bool{}
 		}
-		*slot(p) = v
+		p.slot(i).SetFloat(v)
 		p.present[name] = true
 		return
 	}

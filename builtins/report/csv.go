@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+
+	"starlab/builtins/sweep/pointschema"
 )
 
 // sweepCSV flattens a sweep's points (nested objects become dotted columns, lists JSON) so that
@@ -22,7 +24,7 @@ func sweepCSV(s Sweep) ([]byte, error) {
 		}
 	}
 	var order []string
-	for _, k := range []string{"request_rate", "max_concurrency"} {
+	for _, k := range []string{pointschema.RequestRate, pointschema.MaxConcurrency} {
 		if cols[k] {
 			order = append(order, k)
 			delete(cols, k)

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"starlab/builtins/analysis"
+	"starlab/builtins/sweep/pointschema"
 )
 
 // Markdown renders report.md from the report and its sweeps. It uses nothing that changes
@@ -109,9 +110,9 @@ func writeSweep(b *strings.Builder, s Sweep, plots Plots) {
 	}
 	load := func(i int) string {
 		if s.Closed() {
-			return fmtNum(s.value(i, "max_concurrency"))
+			return fmtNum(s.value(i, pointschema.MaxConcurrency))
 		}
-		return fmtNum(s.value(i, "request_rate"))
+		return fmtNum(s.value(i, pointschema.RequestRate))
 	}
 	loadHead := "rate (req/s)"
 	if s.Closed() {
@@ -119,7 +120,7 @@ func writeSweep(b *strings.Builder, s Sweep, plots Plots) {
 	}
 	hasBottleneck := false
 	for i := range s.Rows {
-		if _, ok := s.flag(i, "client.bottleneck"); ok {
+		if _, ok := s.flag(i, pointschema.ClientBottleneck); ok {
 			hasBottleneck = true
 		}
 	}
@@ -131,18 +132,18 @@ func writeSweep(b *strings.Builder, s Sweep, plots Plots) {
 	}
 	cols := []col{
 		{loadHead, load, true},
-		{"success", func(i int) string { return successRate(s, i) }, s.has("completed")},
-		{"TTFT mean (ms)", f("mean_ttft_ms"), s.has("mean_ttft_ms")},
-		{"TTFT p99 (ms)", f("p99_ttft_ms"), s.has("p99_ttft_ms")},
-		{"E2EL mean (ms)", f("mean_e2el_ms"), s.has("mean_e2el_ms")},
-		{"E2EL p99 (ms)", f("p99_e2el_ms"), s.has("p99_e2el_ms")},
-		{"req/s", f("request_throughput"), s.has("request_throughput")},
-		{"out tok/s", f("output_throughput"), s.has("output_throughput")},
-		{"total tok/s", f("total_token_throughput"), s.has("total_token_throughput")},
-		{"KV cache max", func(i int) string { return pct(s.value(i, "server_metrics.max_kv_cache_usage")) }, s.has("server_metrics.max_kv_cache_usage")},
+		{"success", func(i int) string { return successRate(s, i) }, s.has(pointschema.Completed)},
+		{"TTFT mean (ms)", f(pointschema.MeanTTFTMs), s.has(pointschema.MeanTTFTMs)},
+		{"TTFT p99 (ms)", f(pointschema.P99TTFTMs), s.has(pointschema.P99TTFTMs)},
+		{"E2EL mean (ms)", f(pointschema.MeanE2ELMs), s.has(pointschema.MeanE2ELMs)},
+		{"E2EL p99 (ms)", f(pointschema.P99E2ELMs), s.has(pointschema.P99E2ELMs)},
+		{"req/s", f(pointschema.RequestThroughput), s.has(pointschema.RequestThroughput)},
+		{"out tok/s", f(pointschema.OutputThroughput), s.has(pointschema.OutputThroughput)},
+		{"total tok/s", f(pointschema.TotalTokenThroughput), s.has(pointschema.TotalTokenThroughput)},
+		{"KV cache max", func(i int) string { return pct(s.value(i, pointschema.ServerMaxKVCacheUsage)) }, s.has(pointschema.ServerMaxKVCacheUsage)},
 		{"GPU mem (MiB)", func(i int) string { return fmtNum(math.Round(s.gpuMemoryMiB(i))) }, hasMem},
 		{"client bottleneck", func(i int) string { return bottleneck(s, i) }, hasBottleneck},
-		{"J/token", f("gpu.joules_per_output_token"), s.has("gpu.joules_per_output_token")},
+		{"J/token", f(pointschema.GPUJoulesPerOutputToken), s.has(pointschema.GPUJoulesPerOutputToken)},
 	}
 	var shown []col
 	for _, c := range cols {
@@ -195,11 +196,11 @@ func writeSweepNotes(b *strings.Builder, s Sweep, load func(int) string) {
 	var notes []string
 	for _, i := range s.sorted() {
 		var parts []string
-		if stopped, _ := s.flag(i, "stopped_early"); stopped {
-			why, _ := s.at(i, "stop_reason").(string)
+		if stopped, _ := s.flag(i, pointschema.StoppedEarly); stopped {
+			why, _ := s.at(i, pointschema.StopReason).(string)
 			parts = append(parts, "stopped early"+because(why))
 		}
-		if errs, ok := s.at(i, "errors").(map[string]any); ok && len(errs) > 0 {
+		if errs, ok := s.at(i, pointschema.Errors).(map[string]any); ok && len(errs) > 0 {
 			keys := make([]string, 0, len(errs))
 			for k := range errs {
 				keys = append(keys, k)
@@ -211,17 +212,17 @@ func writeSweepNotes(b *strings.Builder, s Sweep, load func(int) string) {
 			}
 			parts = append(parts, "failed: "+strings.Join(es, ", "))
 		}
-		if n := s.value(i, "incomplete"); n > 0 {
+		if n := s.value(i, pointschema.Incomplete); n > 0 {
 			parts = append(parts, fmt.Sprintf("%s requests incomplete", fmtNum(n)))
 		}
-		if yes, _ := s.flag(i, "client.bottleneck"); yes {
-			why, _ := s.at(i, "client.bottleneck_reason").(string)
+		if yes, _ := s.flag(i, pointschema.ClientBottleneck); yes {
+			why, _ := s.at(i, pointschema.ClientBottleneckReason).(string)
 			parts = append(parts, "the load generator was the bottleneck"+because(why))
 		}
-		if n := s.value(i, "output_tokens_from_chunks"); n > 0 {
+		if n := s.value(i, pointschema.OutputTokensFromChunks); n > 0 {
 			parts = append(parts, fmt.Sprintf("output length counted from chunks for %s requests (no usage)", fmtNum(n)))
 		}
-		if n := s.value(i, "server_metrics.scrape_errors"); n > 0 {
+		if n := s.value(i, pointschema.ServerScrapeErrors); n > 0 {
 			parts = append(parts, fmt.Sprintf("%s failed /metrics scrapes", fmtNum(n)))
 		}
 		if len(parts) > 0 {
@@ -234,11 +235,11 @@ func writeSweepNotes(b *strings.Builder, s Sweep, load func(int) string) {
 }
 
 func successRate(s Sweep, i int) string {
-	c, f := s.value(i, "completed"), s.value(i, "failed")
+	c, f := s.value(i, pointschema.Completed), s.value(i, pointschema.Failed)
 	if math.IsNaN(f) {
 		f = 0
 	}
-	inc := s.value(i, "incomplete")
+	inc := s.value(i, pointschema.Incomplete)
 	if math.IsNaN(inc) {
 		inc = 0
 	}
@@ -256,7 +257,7 @@ func pct(v float64) string {
 }
 
 func bottleneck(s Sweep, i int) string {
-	v, ok := s.flag(i, "client.bottleneck")
+	v, ok := s.flag(i, pointschema.ClientBottleneck)
 	switch {
 	case !ok:
 		return "—"

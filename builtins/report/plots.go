@@ -11,6 +11,8 @@ import (
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
+
+	"starlab/builtins/sweep/pointschema"
 )
 
 // PlotRef is one chart: plots/<File>.png and plots/<File>.svg.
@@ -35,7 +37,7 @@ func PlanPlots(r Report, sweeps []Sweep) Plots {
 	var xs []string
 	for _, s := range sweeps {
 		s := s
-		if s.has("request_throughput") && s.has(s.X()) {
+		if s.has(pointschema.RequestThroughput) && s.has(s.X()) {
 			ps.PerSweep[s.Name] = append(ps.PerSweep[s.Name], PlotRef{File: "throughput_" + s.Name,
 				Title: s.Name + ": throughput vs load", draw: func() (*plot.Plot, error) { return throughputPlot(s, kneeOf(r, s.Name)) }})
 			if len(byX[s.X()]) == 0 {
@@ -55,7 +57,7 @@ func PlanPlots(r Report, sweeps []Sweep) Plots {
 		}
 		ps.Overlays = append(ps.Overlays, PlotRef{File: "overlay_throughput_" + x, Title: "all sweeps: throughput vs " + x,
 			draw: func() (*plot.Plot, error) {
-				return seriesPlot("Throughput vs "+x, group, x, "request_throughput", false, x == "request_rate")
+				return seriesPlot("Throughput vs "+x, group, x, pointschema.RequestThroughput, false, x == pointschema.RequestRate)
 			}})
 	}
 	for _, spec := range r.Plots {
@@ -128,7 +130,7 @@ func findSweep(sweeps []Sweep, name string) (Sweep, bool) {
 // kneeOf is the first found knee of the sweep on throughput, to mark on its chart.
 func kneeOf(r Report, sweep string) *Knee {
 	for i, k := range r.Knees {
-		if k.Sweep == sweep && k.Found && k.Y == "request_throughput" {
+		if k.Sweep == sweep && k.Found && k.Y == pointschema.RequestThroughput {
 			return &r.Knees[i]
 		}
 	}
@@ -166,11 +168,11 @@ func newPlot(title, x, y string, logY bool) *plot.Plot {
 
 func axisLabel(field string) string {
 	switch field {
-	case "request_rate":
+	case pointschema.RequestRate:
 		return "offered load (req/s)"
-	case "max_concurrency":
+	case pointschema.MaxConcurrency:
 		return "concurrency"
-	case "request_throughput":
+	case pointschema.RequestThroughput:
 		return "throughput (req/s)"
 	}
 	return field
@@ -207,8 +209,8 @@ func addLine(p *plot.Plot, name string, c color.Color, pts plotter.XYs) error {
 
 func throughputPlot(s Sweep, k *Knee) (*plot.Plot, error) {
 	x := s.X()
-	pts := xy(s, x, "request_throughput", false)
-	p := newPlot(s.Name+": throughput vs "+axisLabel(x), x, "request_throughput", false)
+	pts := xy(s, x, pointschema.RequestThroughput, false)
+	p := newPlot(s.Name+": throughput vs "+axisLabel(x), x, pointschema.RequestThroughput, false)
 	if err := addSeries(p, 0, s.Name, pts); err != nil {
 		return nil, err
 	}
@@ -216,7 +218,7 @@ func throughputPlot(s Sweep, k *Knee) (*plot.Plot, error) {
 		return p, nil
 	}
 	lo, hi := pts[0].X, pts[len(pts)-1].X
-	if x == "request_rate" {
+	if x == pointschema.RequestRate {
 		if err := addLine(p, "ideal (throughput = offered)", color.Gray{Y: 120}, plotter.XYs{{X: lo, Y: lo}, {X: hi, Y: hi}}); err != nil {
 			return nil, err
 		}
@@ -238,7 +240,8 @@ func throughputPlot(s Sweep, k *Knee) (*plot.Plot, error) {
 // latencySeries lists the latency fields a sweep has, in the order they are drawn.
 func latencySeries(s Sweep) []string {
 	var out []string
-	for _, f := range []string{"median_ttft_ms", "p99_ttft_ms", "mean_ttft_ms", "median_e2el_ms", "p99_e2el_ms", "mean_e2el_ms"} {
+	for _, f := range []string{pointschema.MedianTTFTMs, pointschema.P99TTFTMs, pointschema.MeanTTFTMs,
+		pointschema.MedianE2ELMs, pointschema.P99E2ELMs, pointschema.MeanE2ELMs} {
 		if s.has(f) && s.has(s.X()) {
 			out = append(out, f)
 		}

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"starlab/builtins/analysis"
+	"starlab/builtins/sweep/pointschema"
 )
 
 // Sweep is one table of load points in the report: a sweeps/<name>.json of the run, or a table
@@ -77,7 +78,7 @@ func newSweep(name string, rows []map[string]any, given bool) (Sweep, error) {
 // max_concurrency.
 func (s Sweep) Closed() bool {
 	for _, p := range s.Points {
-		if r, ok := p.Field("request_rate"); !ok || !math.IsInf(r, 1) {
+		if r, ok := p.Field(pointschema.RequestRate); !ok || !math.IsInf(r, 1) {
 			return false
 		}
 	}
@@ -87,9 +88,9 @@ func (s Sweep) Closed() bool {
 // X is the load field of the sweep.
 func (s Sweep) X() string {
 	if s.Closed() {
-		return "max_concurrency"
+		return pointschema.MaxConcurrency
 	}
-	return "request_rate"
+	return pointschema.RequestRate
 }
 
 // value is a field of point i, NaN when absent.
@@ -132,12 +133,11 @@ func (s Sweep) flag(i int, path string) (v, ok bool) {
 // gpuMemoryMiB sums the devices' peak memory use of point i (gpu.devices[].max_memory_used_bytes),
 // NaN without GPU data.
 func (s Sweep) gpuMemoryMiB(i int) float64 {
-	g, _ := s.Rows[i]["gpu"].(map[string]any)
-	devs, _ := g["devices"].([]any)
+	devs, _ := s.at(i, pointschema.GPUDevices).([]any)
 	total, seen := 0.0, false
 	for _, d := range devs {
 		dm, _ := d.(map[string]any)
-		if v, ok := numberOf(dm["max_memory_used_bytes"]); ok {
+		if v, ok := numberOf(dm[pointschema.DeviceMaxMemoryUsedBytes]); ok {
 			total += v
 			seen = true
 		}

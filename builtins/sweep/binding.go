@@ -186,7 +186,7 @@ func pointKeyBase(a *sweepArgs, args starlark.Tuple, kwargs []starlark.Tuple) st
 		}
 	}
 	if a.dataset != nil {
-		kept = append(kept, starlark.Tuple{starlark.String("dataset"), a.dataset})
+		kept = append(kept, starlark.Tuple{starlark.String("dataset"), a.dataset.value()})
 	}
 	return runtime.CanonicalArgs(nil, dedupe(kept))
 }
@@ -361,7 +361,7 @@ func unpackSweep(b *starlark.Builtin, r *runtime.Run, args starlark.Tuple, kwarg
 	}
 	if ds == starlark.None {
 		a.dataset = &DatasetValue{Kind: "random", InputLen: 512, OutputLen: 128}
-	} else if dv, ok := ds.(*DatasetValue); ok {
+	} else if dv, ok := runtime.StateOf[*DatasetValue](ds, "Dataset"); ok {
 		a.dataset = dv
 	} else {
 		return nil, runtime.ArgError(b, "dataset", "got %s, want Dataset (from dataset())", ds.Type())
@@ -427,11 +427,8 @@ func newResultValue(name string, points []Point, srv starlark.Value) *ResultValu
 	return &ResultValue{name: name, points: l, server: srv}
 }
 
-// intFields are the point fields that count things; every other number is a float.
-var intFields = map[string]bool{"max_concurrency": true, "completed": true, "failed": true, "incomplete": true,
-	"total_input_tokens": true, "total_output_tokens": true, "output_tokens_from_chunks": true, "dropped": true,
-	"sent": true, "samples": true, "scrape_errors": true, "output_tokens": true, "device": true, "index": true,
-	"error_count": true, "memory_total_bytes": true, "max_memory_used_bytes": true}
+// intFields are the point fields that count things (ints in PointFields); every other number is a float.
+var intFields = pointIntFields()
 
 // pointDict converts a point through its JSON form, so plans see exactly the file's fields.
 func pointDict(p Point) starlark.Value {

@@ -10,6 +10,7 @@ import (
 	"go.starlark.net/starlark"
 
 	"starlab/runtime"
+	"starlab/runtime/paramerr"
 )
 
 func init() {
@@ -29,8 +30,8 @@ error naming the file and line.`,
 	})
 }
 
-// DatasetValue is a dataset() description. Random datasets are drawn when a sweep uses them, from
-// the run seed, so the same plan and seed send the same prompts.
+// DatasetValue is a dataset() description, the state behind a plan's Dataset. Random datasets are
+// drawn when a sweep uses them, from the run seed, so the same plan and seed send the same prompts.
 type DatasetValue struct {
 	Kind       string
 	InputLen   int
@@ -44,56 +45,61 @@ type DatasetValue struct {
 
 func datasetBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	d := &DatasetValue{Kind: "random", InputLen: 512, OutputLen: 128}
-	var path, num starlark.Value = starlark.None, starlark.None
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "kind?", &d.Kind, "input_len?", &d.InputLen,
+	var path runtime.Opt[string]
+	var num runtime.Opt[int]
+	if err := runtime.UnpackArgs(thread, b, args, kwargs, "kind?", &d.Kind, "input_len?", &d.InputLen,
 		"output_len?", &d.OutputLen, "range_ratio?", &d.RangeRatio, "path?", &path, "num?", &num); err != nil {
 		return nil, err
 	}
-	if num != starlark.None {
-		if err := starlark.AsInt(num, &d.Num); err != nil || d.Num < 1 {
-			return nil, runtime.ArgError(b, "num", "want a positive int or None, got %s", num)
-		}
+	if num.Set && num.V < 1 {
+		return nil, paramerr.New("num", "want a positive int or None, got %d", num.V)
 	}
+	d.Num = num.V
 	switch d.Kind {
 	case "random":
 		if d.InputLen < 1 {
-			return nil, runtime.ArgError(b, "input_len", "want at least 1, got %d", d.InputLen)
+			return nil, paramerr.New("input_len", "want at least 1, got %d", d.InputLen)
 		}
 		if d.OutputLen < 1 {
-			return nil, runtime.ArgError(b, "output_len", "want at least 1, got %d", d.OutputLen)
+			return nil, paramerr.New("output_len", "want at least 1, got %d", d.OutputLen)
 		}
 		if d.RangeRatio < 0 || d.RangeRatio >= 1 {
-			return nil, runtime.ArgError(b, "range_ratio", "want 0 <= range_ratio < 1, got %v", d.RangeRatio)
+			return nil, paramerr.New("range_ratio", "want 0 <= range_ratio < 1, got %v", d.RangeRatio)
 		}
-		if path != starlark.None {
-			return nil, runtime.ArgError(b, "path", "kind \"random\" takes no file")
+		if path.Set {
+			return nil, paramerr.New("path", "kind \"random\" takes no file")
 		}
 	case "jsonl", "sharegpt":
-		p, ok := starlark.AsString(path)
-		if !ok || p == "" {
-			return nil, runtime.ArgError(b, "path", "kind %q needs the file's path", d.Kind)
+		if path.V == "" {
+			return nil, paramerr.New("path", "kind %q needs the file's path", d.Kind)
 		}
-		if !filepath.IsAbs(p) {
-			p = filepath.Join(filepath.Dir(callerFile(thread)), p)
-		}
-		d.Path = p
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return nil, runtime.ArgError(b, "path", "%v", err)
-		}
-		sum := sha256.Sum256(data)
-		d.digest = hex.EncodeToString(sum[:8])
-		load := LoadJSONL
-		if d.Kind == "sharegpt" {
-			load = LoadShareGPT
-		}
-		if d.loaded, err = load(p, d.Num); err != nil {
-			return nil, fmt.Errorf("%s: %w", b.Name(), err)
+		if err := d.load(path.V, filepath.Dir(callerFile(thread))); err != nil {
+			return nil, paramerr.Wrap("path", err)
 		}
 	default:
-		return nil, runtime.ArgError(b, "kind", "want \"random\", \"jsonl\" or \"sharegpt\", got %q", d.Kind)
+		return nil, paramerr.New("kind", "want \"random\", \"jsonl\" or \"sharegpt\", got %q", d.Kind)
 	}
-	return d, nil
+	return d.value(), nil
+}
+
+// load reads the dataset's file (relative to dir) and remembers its digest.
+func (d *DatasetValue) load(path, dir string) error {
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(dir, path)
+	}
+	d.Path = path
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	sum := sha256.Sum256(data)
+	d.digest = hex.EncodeToString(sum[:8])
+	load := LoadJSONL
+	if d.Kind == "sharegpt" {
+		load = LoadShareGPT
+	}
+	d.loaded, err = load(path, d.Num)
+	return err
 }
 
 // callerFile is the file of the Starlark code calling the running builtin.
@@ -114,13 +120,24 @@ func (d *DatasetValue) materialize(seed uint64) (*Dataset, error) {
 	return NewRandom(RandomSpec{InputLen: d.InputLen, OutputLen: d.OutputLen, RangeRatio: d.RangeRatio, Num: d.Num, Seed: seed, Key: d.StepKey()})
 }
 
-func (d *DatasetValue) String() string { return d.StepKey() }
-func (d *DatasetValue) Type() string   { return "Dataset" }
-func (d *DatasetValue) Freeze()        {}
-func (d *DatasetValue) Truth() starlark.Bool {
-	return true
+// value is the Dataset a plan holds; it prints as, and is keyed by, what it contains.
+func (d *DatasetValue) value() *runtime.Object {
+	path, num := starlark.Value(starlark.None), starlark.Value(starlark.None)
+	if d.Path != "" {
+		path = starlark.String(d.Path)
+	}
+	if d.Num != 0 {
+		num = starlark.MakeInt(d.Num)
+	}
+	return runtime.NewObject("Dataset", starlark.StringDict{
+		"kind":        starlark.String(d.Kind),
+		"input_len":   starlark.MakeInt(d.InputLen),
+		"output_len":  starlark.MakeInt(d.OutputLen),
+		"range_ratio": starlark.Float(d.RangeRatio),
+		"path":        path,
+		"num":         num,
+	}).WithState(d).WithKey(d.StepKey).WithString(d.StepKey)
 }
-func (d *DatasetValue) Hash() (uint32, error) { return starlark.String(d.StepKey()).Hash() }
 
 // StepKey names the dataset by what it contains (a file by its digest, not its path).
 func (d *DatasetValue) StepKey() string {
@@ -128,32 +145,4 @@ func (d *DatasetValue) StepKey() string {
 		return fmt.Sprintf("dataset(random, input_len=%d, output_len=%d, range_ratio=%g, num=%d)", d.InputLen, d.OutputLen, d.RangeRatio, d.Num)
 	}
 	return fmt.Sprintf("dataset(%s, %s, sha256=%s, num=%d)", d.Kind, filepath.Base(d.Path), d.digest, d.Num)
-}
-
-func (d *DatasetValue) AttrNames() []string {
-	return []string{"input_len", "kind", "num", "output_len", "path", "range_ratio"}
-}
-
-func (d *DatasetValue) Attr(name string) (starlark.Value, error) {
-	switch name {
-	case "kind":
-		return starlark.String(d.Kind), nil
-	case "input_len":
-		return starlark.MakeInt(d.InputLen), nil
-	case "output_len":
-		return starlark.MakeInt(d.OutputLen), nil
-	case "range_ratio":
-		return starlark.Float(d.RangeRatio), nil
-	case "path":
-		if d.Path == "" {
-			return starlark.None, nil
-		}
-		return starlark.String(d.Path), nil
-	case "num":
-		if d.Num == 0 {
-			return starlark.None, nil
-		}
-		return starlark.MakeInt(d.Num), nil
-	}
-	return nil, nil
 }

@@ -41,13 +41,13 @@ type RandomSpec struct {
 // word, so the server's prompt length is close to the target.
 func NewRandom(s RandomSpec) (*Dataset, error) {
 	if s.InputLen < 1 || s.OutputLen < 1 {
-		return nil, fmt.Errorf("dataset: input_len and output_len must be >= 1, got %d and %d", s.InputLen, s.OutputLen)
+		return nil, fmt.Errorf("input_len and output_len must be >= 1, got %d and %d", s.InputLen, s.OutputLen)
 	}
 	if s.RangeRatio < 0 || s.RangeRatio >= 1 {
-		return nil, fmt.Errorf("dataset: range_ratio must be in [0, 1), got %v", s.RangeRatio)
+		return nil, fmt.Errorf("range_ratio must be in [0, 1), got %v", s.RangeRatio)
 	}
 	if s.Num < 0 {
-		return nil, fmt.Errorf("dataset: num must be >= 0, got %d", s.Num)
+		return nil, fmt.Errorf("num must be >= 0, got %d", s.Num)
 	}
 	spec := s
 	return &Dataset{Kind: "random", random: &spec}, nil

@@ -15,7 +15,7 @@ import (
 func LoadJSONL(path string, num int) (*Dataset, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("dataset: %w", err)
+		return nil, err
 	}
 	defer f.Close()
 	d := &Dataset{Kind: "jsonl", Path: path}
@@ -30,15 +30,15 @@ func LoadJSONL(path string, num int) (*Dataset, error) {
 		}
 		var obj map[string]json.RawMessage
 		if err := json.Unmarshal([]byte(text), &obj); err != nil {
-			return nil, fmt.Errorf("dataset: %s:%d: not a JSON object: %v", path, line, err)
+			return nil, fmt.Errorf("%s:%d: not a JSON object: %v", path, line, err)
 		}
 		var it Item
 		raw, ok := obj["prompt"]
 		if !ok {
-			return nil, fmt.Errorf("dataset: %s:%d: field prompt: missing", path, line)
+			return nil, fmt.Errorf("%s:%d: field prompt: missing", path, line)
 		}
 		if err := json.Unmarshal(raw, &it.Prompt); err != nil || it.Prompt == "" {
-			return nil, fmt.Errorf("dataset: %s:%d: field prompt: want a non-empty string", path, line)
+			return nil, fmt.Errorf("%s:%d: field prompt: want a non-empty string", path, line)
 		}
 		for _, k := range []string{"output_len", "output_tokens"} {
 			raw, ok := obj[k]
@@ -46,7 +46,7 @@ func LoadJSONL(path string, num int) (*Dataset, error) {
 				continue
 			}
 			if err := json.Unmarshal(raw, &it.OutputTokens); err != nil || it.OutputTokens < 1 {
-				return nil, fmt.Errorf("dataset: %s:%d: field %s: want a positive integer, got %s", path, line, k, raw)
+				return nil, fmt.Errorf("%s:%d: field %s: want a positive integer, got %s", path, line, k, raw)
 			}
 		}
 		it.PromptTokens = len(strings.Fields(it.Prompt))
@@ -56,10 +56,10 @@ func LoadJSONL(path string, num int) (*Dataset, error) {
 		}
 	}
 	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("dataset: %s:%d: %w", path, line+1, err)
+		return nil, fmt.Errorf("%s:%d: %w", path, line+1, err)
 	}
 	if len(d.items) == 0 {
-		return nil, fmt.Errorf("dataset: %s: no prompts", path)
+		return nil, fmt.Errorf("%s: no prompts", path)
 	}
 	return d, nil
 }
@@ -71,13 +71,13 @@ func LoadJSONL(path string, num int) (*Dataset, error) {
 func LoadShareGPT(path string, num int) (*Dataset, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("dataset: %w", err)
+		return nil, err
 	}
 	lineAt := func(off int64) int { return 1 + strings.Count(string(data[:min(int(off), len(data))]), "\n") }
 	dec := json.NewDecoder(strings.NewReader(string(data)))
 	tok, err := dec.Token()
 	if err != nil || tok != json.Delim('[') {
-		return nil, fmt.Errorf("dataset: %s:%d: want a JSON array of conversations", path, lineAt(dec.InputOffset()))
+		return nil, fmt.Errorf("%s:%d: want a JSON array of conversations", path, lineAt(dec.InputOffset()))
 	}
 	d := &Dataset{Kind: "sharegpt", Path: path}
 	for dec.More() {
@@ -93,22 +93,22 @@ func LoadShareGPT(path string, num int) (*Dataset, error) {
 			var te *json.UnmarshalTypeError
 			switch {
 			case errors.As(err, &te):
-				return nil, fmt.Errorf("dataset: %s:%d: field %s: %v", path, lineAt(te.Offset), te.Field, err)
+				return nil, fmt.Errorf("%s:%d: field %s: %v", path, lineAt(te.Offset), te.Field, err)
 			case errors.As(err, &se):
-				return nil, fmt.Errorf("dataset: %s:%d: %v", path, lineAt(se.Offset), err)
+				return nil, fmt.Errorf("%s:%d: %v", path, lineAt(se.Offset), err)
 			case errors.Is(err, io.ErrUnexpectedEOF):
-				return nil, fmt.Errorf("dataset: %s:%d: unexpected end of file", path, lineAt(int64(len(data))))
+				return nil, fmt.Errorf("%s:%d: unexpected end of file", path, lineAt(int64(len(data))))
 			}
-			return nil, fmt.Errorf("dataset: %s:%d: %v", path, lineAt(start), err)
+			return nil, fmt.Errorf("%s:%d: %v", path, lineAt(start), err)
 		}
 		line := lineAt(start + 1)
 		if conv.Conversations == nil {
-			return nil, fmt.Errorf("dataset: %s:%d: field conversations: missing", path, line)
+			return nil, fmt.Errorf("%s:%d: field conversations: missing", path, line)
 		}
 		var prompt, answer *string
 		for i, turn := range *conv.Conversations {
 			if turn.From == nil || turn.Value == nil {
-				return nil, fmt.Errorf("dataset: %s:%d: field conversations[%d]: want from and value", path, line, i)
+				return nil, fmt.Errorf("%s:%d: field conversations[%d]: want from and value", path, line, i)
 			}
 			switch *turn.From {
 			case "human", "user":
@@ -134,7 +134,7 @@ func LoadShareGPT(path string, num int) (*Dataset, error) {
 		}
 	}
 	if len(d.items) == 0 {
-		return nil, fmt.Errorf("dataset: %s: no usable conversations", path)
+		return nil, fmt.Errorf("%s: no usable conversations", path)
 	}
 	return d, nil
 }

@@ -1,0 +1,99 @@
+package pointschema
+
+import (
+	"encoding/json"
+
+	"starlab/runtime/jsonnum"
+)
+
+// Float is jsonnum.Float: Inf survives as "inf", NaN as null.
+type Float = jsonnum.Float
+
+// Point is one load level, with `vllm bench serve`'s field names. Latencies are milliseconds,
+// Duration is seconds, throughputs are per second of the measured window.
+type Point struct {
+	RequestRate Float `json:"request_rate"` // offered rate; inf for a closed loop
+	// MaxConcurrency bounds in-flight requests; 0 = unbounded. For a closed loop it is the number
+	// of workers.
+	MaxConcurrency int    `json:"max_concurrency"`
+	Arrival        string `json:"arrival"` // poisson | gamma | constant | closed
+	Burstiness     Float  `json:"burstiness"`
+	Duration       Float  `json:"duration"` // measured window, s
+
+	Completed  int            `json:"completed"`
+	Failed     int            `json:"failed"`
+	Errors     map[string]int `json:"errors"`
+	Incomplete int            `json:"incomplete"`
+
+	TotalInputTokens  int `json:"total_input_tokens"`
+	TotalOutputTokens int `json:"total_output_tokens"`
+	// OutputTokensFromChunks counts completed requests whose output length had no usage and was
+	// counted from content chunks.
+	OutputTokensFromChunks int `json:"output_tokens_from_chunks"`
+
+	RequestThroughput    Float `json:"request_throughput"`
+	OutputThroughput     Float `json:"output_throughput"`
+	TotalTokenThroughput Float `json:"total_token_throughput"`
+	RequestGoodput       Float `json:"request_goodput"` // null without slo
+
+	MeanTTFTMs   Float `json:"mean_ttft_ms"`
+	MedianTTFTMs Float `json:"median_ttft_ms"`
+	StdTTFTMs    Float `json:"std_ttft_ms"`
+	P90TTFTMs    Float `json:"p90_ttft_ms"`
+	P99TTFTMs    Float `json:"p99_ttft_ms"`
+
+	MeanTPOTMs   Float `json:"mean_tpot_ms"`
+	MedianTPOTMs Float `json:"median_tpot_ms"`
+	StdTPOTMs    Float `json:"std_tpot_ms"`
+	P90TPOTMs    Float `json:"p90_tpot_ms"`
+	P99TPOTMs    Float `json:"p99_tpot_ms"`
+
+	MeanITLMs   Float `json:"mean_itl_ms"`
+	MedianITLMs Float `json:"median_itl_ms"`
+	StdITLMs    Float `json:"std_itl_ms"`
+	P90ITLMs    Float `json:"p90_itl_ms"`
+	P99ITLMs    Float `json:"p99_itl_ms"`
+
+	MeanE2ELMs   Float `json:"mean_e2el_ms"`
+	MedianE2ELMs Float `json:"median_e2el_ms"`
+	StdE2ELMs    Float `json:"std_e2el_ms"`
+	P90E2ELMs    Float `json:"p90_e2el_ms"`
+	P99E2ELMs    Float `json:"p99_e2el_ms"`
+
+	Client        ClientStats    `json:"client"`
+	ServerMetrics *ServerMetrics `json:"server_metrics"`
+	// GPU is the GPU probe's summary (a gpu.Point: per device, with J/token); null when the GPUs
+	// were not sampled. It stays raw here so this package need not import gpu; sweep.PointFields
+	// describes it.
+	GPU json.RawMessage `json:"gpu"`
+
+	StoppedEarly bool   `json:"stopped_early"`
+	StopReason   string `json:"stop_reason,omitempty"`
+}
+
+// ClientStats says whether the load generator itself held the point back.
+type ClientStats struct {
+	SendLagP50Ms Float `json:"send_lag_p50_ms"`
+	SendLagP99Ms Float `json:"send_lag_p99_ms"`
+	SendLagMaxMs Float `json:"send_lag_max_ms"`
+	Dropped      int   `json:"dropped"`
+	Sent         int   `json:"sent"`
+	// AchievedSendRate = measured sends / send window (s); compare with request_rate.
+	AchievedSendRate Float `json:"achieved_send_rate"`
+	// ScheduledSendRate is the schedule's own rate over the same sends; achieved below 99 % of it
+	// means the client slipped (Poisson noise cancels out of the comparison).
+	ScheduledSendRate Float  `json:"scheduled_send_rate"`
+	Bottleneck        bool   `json:"bottleneck"`
+	BottleneckReason  string `json:"bottleneck_reason,omitempty"`
+}
+
+// ServerMetrics summarises the server's /metrics (or virtual.Stats) sampled about once a second.
+type ServerMetrics struct {
+	Samples         int    `json:"samples"`
+	ScrapeErrors    int    `json:"scrape_errors"`
+	LastScrapeError string `json:"last_scrape_error,omitempty"`
+	MaxRunning      Float  `json:"max_running"`
+	MaxWaiting      Float  `json:"max_waiting"`
+	MaxKVCacheUsage Float  `json:"max_kv_cache_usage"` // 0..1
+	Preemptions     Float  `json:"preemptions"`        // counter delta over the point
+}
