@@ -15,6 +15,7 @@ import (
 	"starlab/builtins/gpu"
 	"starlab/builtins/server"
 	"starlab/runtime"
+	"starlab/runtime/paramerr"
 )
 
 func init() {
@@ -58,20 +59,23 @@ type sweepArgs struct {
 }
 
 func sweepBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	r := runtime.FromThread(thread)
-	a, err := unpackSweep(b, r, args, kwargs)
+	a, err := unpackSweep(thread, b, args, kwargs)
 	if err != nil {
 		return nil, err
+	}
+	r := runtime.FromThread(thread)
+	if a.seed == 0 {
+		a.seed = r.Seed
 	}
 	sweeps := runtime.State(r, sweepsKey{}, func() *sweepRegistry { return &sweepRegistry{byName: map[string]*sweepRecord{}} })
 	rec, err := sweeps.claim(a.name, a.server)
 	if err != nil {
-		return nil, runtime.ArgError(b, "name", "%v", err)
+		return nil, paramerr.Wrap("name", err)
 	}
 	a.name = rec.name
 	ds, err := a.dataset.materialize(r.DeriveSeed("dataset/" + a.dataset.StepKey()))
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", b.Name(), err)
+		return nil, err
 	}
 	a.opts.Dataset = ds
 	a.opts.Logger = r.Log.With().Str("sweep", a.name).Logger()
@@ -83,7 +87,7 @@ func sweepBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tu
 	if r.Mode != runtime.Replay {
 		w, err := NewWriter(filepath.Join(r.Dir, "sweeps"), a.name)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", b.Name(), err)
+			return nil, err
 		}
 		defer w.Close()
 		c.Writer = w
@@ -116,9 +120,9 @@ func sweepBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tu
 		if _, missing := err.(*runtime.ReplayMissingError); missing {
 			return nil, err
 		}
-		return nil, fmt.Errorf("%s %s: %w (the points measured so far are in sweeps/%s.json)", b.Name(), a.name, err, a.name)
+		return nil, fmt.Errorf("%s: %w (the points measured so far are in sweeps/%s.json)", a.name, err, a.name)
 	}
-	return newResultValue(a.name, res.Points, a.serverValue), nil
+	return resultValue(a.name, res.Points, a.serverValue), nil
 }
 
 // measurePoint runs one point for real: in virtual time against a fresh simulator, or over HTTP.
@@ -239,132 +243,94 @@ func (reg *sweepRegistry) claim(name string, srv *server.Handle) (*sweepRecord, 
 	return rec, nil
 }
 
-func unpackSweep(b *starlark.Builtin, r *runtime.Run, args starlark.Tuple, kwargs []starlark.Tuple) (*sweepArgs, error) {
-	var srv, rates, conc, numReq, ds, maxConc, slo, stopWhen, seed, name starlark.Value = starlark.None,
-		starlark.None, starlark.None, starlark.None, starlark.None, starlark.None, starlark.None, starlark.None,
-		starlark.None, starlark.None
+func unpackSweep(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (*sweepArgs, error) {
+	var srv, ds, stopWhen starlark.Value = starlark.None, starlark.None, starlark.None
+	var rates, conc runtime.Opt[runtime.Floats]
+	var numReq, maxConc, seed runtime.Opt[int]
+	var slo runtime.Opt[runtime.FloatMap]
+	var name runtime.Opt[string]
 	duration, warmup := runtime.Duration(60*time.Second), runtime.Duration(5*time.Second)
-	arrival, endpoint := "poisson", "completions"
-	burstiness := 1.0
-	gpuSample := true
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "server", &srv, "rates?", &rates, "concurrency?", &conc,
+	arrival, endpoint, burstiness, gpuSample := "poisson", "completions", 1.0, true
+	if err := runtime.UnpackArgs(thread, b, args, kwargs, "server", &srv, "rates?", &rates, "concurrency?", &conc,
 		"duration?", &duration, "num_requests?", &numReq, "dataset?", &ds, "arrival?", &arrival,
 		"burstiness?", &burstiness, "warmup?", &warmup, "max_concurrency?", &maxConc, "endpoint?", &endpoint,
 		"slo?", &slo, "gpu_sample?", &gpuSample, "stop_when?", &stopWhen, "seed?", &seed, "name?", &name); err != nil {
 		return nil, err
 	}
-	a := &sweepArgs{serverValue: srv, gpu: gpuSample, seed: r.Seed}
-	h, ok := server.HandleOf(srv)
-	if !ok {
-		return nil, runtime.ArgError(b, "server", "got %s, want Server (from start_vllm)", srv.Type())
+	a := &sweepArgs{serverValue: srv, gpu: gpuSample, name: name.V}
+	var ok bool
+	if a.server, ok = server.HandleOf(srv); !ok {
+		return nil, paramerr.New("server", "got %s, want Server (from start_vllm)", srv.Type())
 	}
-	a.server = h
 	switch {
-	case (rates == starlark.None) == (conc == starlark.None):
-		return nil, runtime.ArgError(b, "rates", "give exactly one of rates (open loop) or concurrency (closed loop)")
-	case rates != starlark.None:
-		var fs runtime.Floats
-		if err := fs.Unpack(rates); err != nil {
-			return nil, runtime.ArgError(b, "rates", "%v", err)
+	case rates.Set == conc.Set:
+		return nil, paramerr.New("rates", "give exactly one of rates (open loop) or concurrency (closed loop)")
+	case rates.Set:
+		if len(rates.V) == 0 {
+			return nil, paramerr.New("rates", "want at least one rate")
 		}
-		if len(fs) == 0 {
-			return nil, runtime.ArgError(b, "rates", "want at least one rate")
-		}
-		for i, f := range fs {
+		for i, f := range rates.V {
 			if !(f > 0) {
-				return nil, runtime.ArgError(b, "rates", "element %d: want a rate above 0 (requests/s), got %v", i, f)
+				return nil, paramerr.New("rates", "element %d: want a rate above 0 (requests/s), got %v", i, f)
 			}
 		}
-		a.rates = fs
+		a.rates = rates.V
 	default:
-		var fs runtime.Floats
-		if err := fs.Unpack(conc); err != nil {
-			return nil, runtime.ArgError(b, "concurrency", "%v", err)
+		if len(conc.V) == 0 {
+			return nil, paramerr.New("concurrency", "want at least one level")
 		}
-		if len(fs) == 0 {
-			return nil, runtime.ArgError(b, "concurrency", "want at least one level")
-		}
-		for i, f := range fs {
+		for i, f := range conc.V {
 			if f < 1 || f != math.Trunc(f) {
-				return nil, runtime.ArgError(b, "concurrency", "element %d: want a whole number of workers >= 1, got %v", i, f)
+				return nil, paramerr.New("concurrency", "element %d: want a whole number of workers >= 1, got %v", i, f)
 			}
 			a.concurrency = append(a.concurrency, int(f))
 		}
 	}
 	o := &a.opts
-	o.Duration, o.Warmup = duration.Std(), warmup.Std()
-	if numReq != starlark.None {
-		if err := starlark.AsInt(numReq, &o.NumRequests); err != nil || o.NumRequests < 1 {
-			return nil, runtime.ArgError(b, "num_requests", "want a positive int or None, got %s", numReq)
-		}
+	o.Duration, o.Warmup, o.NumRequests, o.MaxConcurrency, o.Burstiness = duration.Std(), warmup.Std(), numReq.V, maxConc.V, burstiness
+	if numReq.Set && numReq.V < 1 {
+		return nil, paramerr.New("num_requests", "want a positive int or None, got %d", numReq.V)
 	}
 	if o.NumRequests == 0 && o.Duration <= 0 {
-		return nil, runtime.ArgError(b, "duration", "want a duration above 0 (or give num_requests)")
+		return nil, paramerr.New("duration", "want a duration above 0 (or give num_requests)")
 	}
-	switch Arrival(arrival) {
+	switch o.Arrival = Arrival(arrival); o.Arrival {
 	case ArrivalPoisson, ArrivalGamma, ArrivalConstant:
-		o.Arrival = Arrival(arrival)
 	default:
-		return nil, runtime.ArgError(b, "arrival", "want \"poisson\", \"gamma\" or \"constant\", got %q", arrival)
+		return nil, paramerr.New("arrival", "want \"poisson\", \"gamma\" or \"constant\", got %q", arrival)
 	}
 	if !(burstiness > 0) {
-		return nil, runtime.ArgError(b, "burstiness", "want a number above 0, got %v", burstiness)
+		return nil, paramerr.New("burstiness", "want a number above 0, got %v", burstiness)
 	}
-	o.Burstiness = burstiness
-	if maxConc != starlark.None {
-		if err := starlark.AsInt(maxConc, &o.MaxConcurrency); err != nil || o.MaxConcurrency < 1 {
-			return nil, runtime.ArgError(b, "max_concurrency", "want a positive int or None, got %s", maxConc)
-		}
+	if maxConc.Set && maxConc.V < 1 {
+		return nil, paramerr.New("max_concurrency", "want a positive int or None, got %d", maxConc.V)
 	}
-	switch Endpoint(endpoint) {
+	switch a.endpoint = Endpoint(endpoint); a.endpoint {
 	case EndpointCompletions, EndpointChat:
-		a.endpoint = Endpoint(endpoint)
 	default:
-		return nil, runtime.ArgError(b, "endpoint", "want \"completions\" or \"chat\", got %q", endpoint)
+		return nil, paramerr.New("endpoint", "want \"completions\" or \"chat\", got %q", endpoint)
 	}
-	if slo != starlark.None {
-		d, ok := slo.(*starlark.Dict)
-		if !ok {
-			return nil, runtime.ArgError(b, "slo", "got %s, want a dict such as {\"ttft\": 200, \"tpot\": 50}", slo.Type())
+	if slo.Set {
+		if err := ValidateSLO(slo.V); err != nil {
+			return nil, paramerr.Wrap("slo", err)
 		}
-		o.SLO = map[string]float64{}
-		for _, kv := range d.Items() {
-			k, _ := starlark.AsString(kv[0])
-			v, ok := starlark.AsFloat(kv[1])
-			if !ok {
-				return nil, runtime.ArgError(b, "slo", "%s: want milliseconds, got %s", kv[0], kv[1].Type())
-			}
-			o.SLO[k] = v
-		}
-		if err := ValidateSLO(o.SLO); err != nil {
-			return nil, runtime.ArgError(b, "slo", "%v", err)
-		}
+		o.SLO = slo.V
 	}
 	sw, err := unpackStopWhen(stopWhen)
 	if err != nil {
-		return nil, runtime.ArgError(b, "stop_when", "%v", err)
+		return nil, paramerr.Wrap("stop_when", err)
 	}
 	o.StopWhen = sw
-	if seed != starlark.None {
-		var s int64
-		if err := starlark.AsInt(seed, &s); err != nil {
-			return nil, runtime.ArgError(b, "seed", "want an int or None, got %s", seed)
-		}
-		a.seed = runtime.DeriveSeed(uint64(s), "sweep")
+	if seed.Set {
+		a.seed = runtime.DeriveSeed(uint64(seed.V), "sweep")
 	}
-	if name != starlark.None {
-		n, ok := starlark.AsString(name)
-		if !ok || n == "" || strings.ContainsAny(n, `/\`) {
-			return nil, runtime.ArgError(b, "name", "want a file-safe name, got %s", name)
-		}
-		a.name = n
+	if name.Set && (name.V == "" || strings.ContainsAny(name.V, `/\`)) {
+		return nil, paramerr.New("name", "want a file-safe name, got %q", name.V)
 	}
 	if ds == starlark.None {
 		a.dataset = &DatasetValue{Kind: "random", InputLen: 512, OutputLen: 128}
-	} else if dv, ok := runtime.StateOf[*DatasetValue](ds, "Dataset"); ok {
-		a.dataset = dv
-	} else {
-		return nil, runtime.ArgError(b, "dataset", "got %s, want Dataset (from dataset())", ds.Type())
+	} else if a.dataset, ok = runtime.StateOf[*DatasetValue](ds, "Dataset"); !ok {
+		return nil, paramerr.New("dataset", "got %s, want Dataset (from dataset())", ds.Type())
 	}
 	return a, nil
 }
@@ -409,22 +375,19 @@ func unpackStopWhen(v starlark.Value) (*StopWhen, error) {
 	return nil, fmt.Errorf("got %s, want True, None or a dict", v.Type())
 }
 
-// ResultValue is a SweepResult: the sweep's name, its points as dicts with vLLM bench's field
-// names, and the server it measured.
-type ResultValue struct {
-	name   string
-	points *starlark.List
-	server starlark.Value
-}
-
-func newResultValue(name string, points []Point, srv starlark.Value) *ResultValue {
+// resultValue is a SweepResult: the sweep's name, its points as dicts with vLLM bench's field
+// names, and the server it measured. It is keyed by name as an argument of later steps.
+func resultValue(name string, points []Point, srv starlark.Value) *runtime.Object {
 	list := make([]starlark.Value, len(points))
 	for i, p := range points {
 		list[i] = pointDict(p)
 	}
-	l := starlark.NewList(list)
-	l.Freeze()
-	return &ResultValue{name: name, points: l, server: srv}
+	return runtime.NewObject("SweepResult", starlark.StringDict{
+		"name":   starlark.String(name),
+		"points": starlark.NewList(list),
+		"server": srv,
+	}).WithKey(func() string { return "SweepResult(" + name + ")" }).
+		WithString(func() string { return fmt.Sprintf("<SweepResult %s, %d points>", name, len(points)) })
 }
 
 // intFields are the point fields that count things (ints in PointFields); every other number is a float.
@@ -438,28 +401,4 @@ func pointDict(p Point) starlark.Value {
 	dec.UseNumber()
 	dec.Decode(&m)
 	return runtime.FromJSON("", m, func(k string) bool { return intFields[k] })
-}
-
-func (v *ResultValue) String() string {
-	return fmt.Sprintf("<SweepResult %s, %d points>", v.name, v.points.Len())
-}
-func (v *ResultValue) Type() string          { return "SweepResult" }
-func (v *ResultValue) Freeze()               {}
-func (v *ResultValue) Truth() starlark.Bool  { return true }
-func (v *ResultValue) Hash() (uint32, error) { return starlark.String(v.name).Hash() }
-func (v *ResultValue) AttrNames() []string   { return []string{"name", "points", "server"} }
-
-// StepKey lets a sweep result be an argument of a later step (by name).
-func (v *ResultValue) StepKey() string { return "SweepResult(" + v.name + ")" }
-
-func (v *ResultValue) Attr(name string) (starlark.Value, error) {
-	switch name {
-	case "name":
-		return starlark.String(v.name), nil
-	case "points":
-		return v.points, nil
-	case "server":
-		return v.server, nil
-	}
-	return nil, nil
 }

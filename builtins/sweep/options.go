@@ -82,24 +82,24 @@ type Options struct {
 
 func (o *Options) validate(spec PointSpec) error {
 	if o.Dataset == nil {
-		return fmt.Errorf("sweep: dataset is required")
+		return fmt.Errorf("dataset is required")
 	}
 	if (spec.Rate > 0) == (spec.Concurrency > 0) {
-		return fmt.Errorf("sweep: point %d: want exactly one of rate > 0 or concurrency > 0", spec.Index)
+		return fmt.Errorf("point %d: want exactly one of rate > 0 or concurrency > 0", spec.Index)
 	}
 	if math.IsNaN(spec.Rate) {
-		return fmt.Errorf("sweep: rate is NaN")
+		return fmt.Errorf("rate is NaN")
 	}
 	if o.NumRequests <= 0 && o.Duration <= 0 {
-		return fmt.Errorf("sweep: want duration > 0 or num_requests > 0")
+		return fmt.Errorf("want duration > 0 or num_requests > 0")
 	}
 	if o.Warmup < 0 || o.MaxConcurrency < 0 {
-		return fmt.Errorf("sweep: warmup and max_concurrency must be >= 0")
+		return fmt.Errorf("warmup and max_concurrency must be >= 0")
 	}
 	switch o.OnFull {
 	case "", FullWait, FullDrop:
 	default:
-		return fmt.Errorf("sweep: on_full: got %q, want wait or drop", o.OnFull)
+		return fmt.Errorf("on_full: got %q, want wait or drop", o.OnFull)
 	}
 	return ValidateSLO(o.SLO)
 }

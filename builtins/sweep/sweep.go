@@ -3,8 +3,8 @@ package sweep
 import (
 	"context"
 	"errors"
-	"fmt"
 	"math"
+	"starlab/runtime/paramerr"
 )
 
 var nan = math.NaN()
@@ -31,19 +31,19 @@ type Result struct {
 // Specs expands the config into point specs.
 func (c *Config) Specs() ([]PointSpec, error) {
 	if (len(c.Rates) > 0) == (len(c.Concurrency) > 0) {
-		return nil, fmt.Errorf("sweep: want exactly one of rates or concurrency")
+		return nil, paramerr.New("rates", "want exactly one of rates or concurrency")
 	}
 	var specs []PointSpec
 	first := len(c.Previous)
 	for i, r := range c.Rates {
 		if !(r > 0) {
-			return nil, fmt.Errorf("sweep: for parameter rates: element %d must be > 0, got %v", i, r)
+			return nil, paramerr.New("rates", "element %d must be > 0, got %v", i, r)
 		}
 		specs = append(specs, PointSpec{Index: first + i, Rate: r})
 	}
 	for i, n := range c.Concurrency {
 		if n < 1 {
-			return nil, fmt.Errorf("sweep: for parameter concurrency: element %d must be >= 1, got %d", i, n)
+			return nil, paramerr.New("concurrency", "element %d must be >= 1, got %d", i, n)
 		}
 		specs = append(specs, PointSpec{Index: first + i, Concurrency: n})
 	}

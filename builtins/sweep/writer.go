@@ -109,7 +109,7 @@ func (w *Writer) WriteRecord(spec PointSpec, r *Record) {
 func (w *Writer) flushLocked() {
 	w.lastFlush = time.Now()
 	if err := w.bw.Flush(); err != nil && w.err == nil {
-		w.err = fmt.Errorf("sweep: writing %s: %w", w.RequestsPath(), err)
+		w.err = fmt.Errorf("writing %s: %w", w.RequestsPath(), err)
 	}
 }
 
