@@ -83,16 +83,16 @@ func Amdahl(base, scaled []Point, n int, metric string) (Scaling, error) {
 	}
 	s := Scaling{N: n, Metric: metric, Load: math.NaN()}
 	if n < 2 {
-		return s, fmt.Errorf("amdahl: n must be at least 2, got %d", n)
+		return s, fmt.Errorf("n must be at least 2, got %d", n)
 	}
 	if len(base) == 0 || len(scaled) == 0 {
-		return s, fmt.Errorf("amdahl: base has %d points and scaled %d: both need at least one", len(base), len(scaled))
+		return s, fmt.Errorf("base has %d points and scaled %d: both need at least one", len(base), len(scaled))
 	}
-	bm, err := column("amdahl: base", base, metric)
+	bm, err := column("base", base, metric)
 	if err != nil {
 		return s, err
 	}
-	sm, err := column("amdahl: scaled", scaled, metric)
+	sm, err := column("scaled", scaled, metric)
 	if err != nil {
 		return s, err
 	}
@@ -105,7 +105,7 @@ func Amdahl(base, scaled []Point, n int, metric string) (Scaling, error) {
 	}
 	s.Base, s.Scaled = bm[bi], sm[si]
 	if s.Base <= 0 {
-		return s, fmt.Errorf("amdahl: base %s is %s at point %d: cannot form a speedup", metric, num(s.Base), bi)
+		return s, fmt.Errorf("base %s is %s at point %d: cannot form a speedup", metric, num(s.Base), bi)
 	}
 	s.Speedup = s.Scaled / s.Base
 	s.Efficiency = s.Speedup / float64(n)

@@ -112,7 +112,7 @@ func TestAmdahlErrors(t *testing.T) {
 	}{
 		{"n", one, four, 1, "", "n must be at least 2"},
 		{"empty", nil, four, 4, "", "base has 0 points"},
-		{"metric", one, four, 4, "goodput", `amdahl: base: point 0 has no field "goodput"`},
+		{"metric", one, four, 4, "goodput", `base: point 0 has no field "goodput"`},
 	} {
 		if _, err := Amdahl(tc.base, tc.scaled, tc.n, tc.metric); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: got %v, want %q", tc.name, err, tc.want)

@@ -6,6 +6,7 @@ import (
 	"go.starlark.net/starlark"
 
 	"starlab/runtime"
+	"starlab/runtime/paramerr"
 )
 
 func init() {
@@ -28,104 +29,71 @@ predict_value(n) the metric it implies.`,
 }
 
 func amdahlFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	var base, scaled starlark.Value
-	var nv starlark.Value = starlark.None
+	var bt, st Table
+	var n runtime.Opt[int]
 	metric := "request_throughput"
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "base", &base, "scaled", &scaled, "n?", &nv, "metric?", &metric); err != nil {
+	if err := runtime.UnpackArgs(thread, b, args, kwargs, "base", &bt, "scaled", &st, "n?", &n, "metric?", &metric); err != nil {
 		return nil, err
 	}
-	bt, err := TableArg(b, "base", base)
+	ratio, err := gpuRatio(n, bt, st)
 	if err != nil {
 		return nil, err
 	}
-	st, err := TableArg(b, "scaled", scaled)
+	s, err := Amdahl(bt.Points, st.Points, ratio, metric)
 	if err != nil {
 		return nil, err
-	}
-	var n int
-	if nv == starlark.None {
-		if bt.GPUs == 0 || st.GPUs == 0 {
-			return nil, runtime.ArgError(b, "n", "not given and the runs carry no server GPU counts: pass n (the resource ratio, e.g. n=4)")
-		}
-		if st.GPUs%bt.GPUs != 0 {
-			return nil, runtime.ArgError(b, "n", "not given and scaled.server.gpus=%d is not a multiple of base.server.gpus=%d: pass n", st.GPUs, bt.GPUs)
-		}
-		n = st.GPUs / bt.GPUs
-	} else if err := starlark.AsInt(nv, &n); err != nil {
-		return nil, runtime.ArgError(b, "n", "got %s, want an int", nv.Type())
-	}
-	if n < 2 {
-		return nil, runtime.ArgError(b, "n", "got %d, want at least 2", n)
-	}
-	s, err := Amdahl(bt.Points, st.Points, n, metric)
-	if err != nil {
-		return nil, errorf(b, "%v", err)
 	}
 	RecordOf(runtime.FromThread(thread)).addScaling(NamedScaling{Base: bt.Name, Scaled: st.Name, Scaling: s})
 	return newScalingValue(s), nil
 }
 
-// scalingValue is the Starlark Scaling.
-type scalingValue struct {
-	attrs
-	s Scaling
+// gpuRatio is n, or the runs' server GPU ratio when n is left out.
+func gpuRatio(n runtime.Opt[int], bt, st Table) (int, error) {
+	if !n.Set {
+		if bt.GPUs == 0 || st.GPUs == 0 {
+			return 0, paramerr.New("n", "not given and the runs carry no server GPU counts: pass n (the resource ratio, e.g. n=4)")
+		}
+		if st.GPUs%bt.GPUs != 0 {
+			return 0, paramerr.New("n", "not given and scaled.server.gpus=%d is not a multiple of base.server.gpus=%d: pass n", st.GPUs, bt.GPUs)
+		}
+		n.V = st.GPUs / bt.GPUs
+	}
+	if n.V < 2 {
+		return 0, paramerr.New("n", "got %d, want at least 2", n.V)
+	}
+	return n.V, nil
 }
 
-var _ starlark.HasAttrs = (*scalingValue)(nil)
-
-func newScalingValue(s Scaling) *scalingValue {
-	sv := &scalingValue{s: s}
+// newScalingValue is the Scaling plans see; predict(n) and predict_value(n) extrapolate with
+// Amdahl's law at the measured serial fraction.
+func newScalingValue(s Scaling) *runtime.Object {
 	pairs := make([]starlark.Value, len(s.Pairs))
 	for i, p := range s.Pairs {
-		pairs[i] = mkStruct(starlark.StringDict{
-			"rate": starlark.Float(p.Load), "base": starlark.Float(p.Base),
-			"scaled": starlark.Float(p.Scaled), "speedup": starlark.Float(p.Speedup),
-		})
+		pairs[i] = mkStruct(starlark.StringDict{"rate": starlark.Float(p.Load), "base": starlark.Float(p.Base),
+			"scaled": starlark.Float(p.Scaled), "speedup": starlark.Float(p.Speedup)})
 	}
-	sv.fields = starlark.StringDict{
-		"n":               starlark.MakeInt(s.N),
-		"metric":          starlark.String(s.Metric),
-		"mode":            starlark.String(s.Mode),
-		"rate":            optFloat(s.Load),
-		"base":            starlark.Float(s.Base),
-		"scaled":          starlark.Float(s.Scaled),
-		"speedup":         starlark.Float(s.Speedup),
-		"efficiency":      starlark.Float(s.Efficiency),
-		"serial_fraction": starlark.Float(s.SerialFraction),
-		"valid":           starlark.Bool(s.Valid),
-		"diagnosis":       starlark.String(s.Diagnosis),
-		"pairs":           starlark.NewList(pairs),
-		"predict":         starlark.NewBuiltin("predict", sv.predict(false)),
-		"predict_value":   starlark.NewBuiltin("predict_value", sv.predict(true)),
+	predict := func(f func(float64) float64) runtime.BuiltinFunc {
+		return func(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+			var n float64
+			if err := runtime.UnpackArgs(thread, b, args, kwargs, "n", &n); err != nil {
+				return nil, err
+			}
+			if n <= 0 {
+				return nil, paramerr.New("n", "got %s, want a positive number", num(n))
+			}
+			return starlark.Float(f(n)), nil
+		}
 	}
-	return sv
+	return runtime.NewObject("Scaling", starlark.StringDict{
+		"n": starlark.MakeInt(s.N), "metric": starlark.String(s.Metric), "mode": starlark.String(s.Mode),
+		"rate": optFloat(s.Load), "base": starlark.Float(s.Base), "scaled": starlark.Float(s.Scaled),
+		"speedup": starlark.Float(s.Speedup), "efficiency": starlark.Float(s.Efficiency),
+		"serial_fraction": starlark.Float(s.SerialFraction), "valid": starlark.Bool(s.Valid),
+		"diagnosis": starlark.String(s.Diagnosis), "pairs": starlark.NewList(pairs),
+		"predict":       runtime.Method("predict", predict(s.Predict)),
+		"predict_value": runtime.Method("predict_value", predict(s.PredictValue)),
+	}).WithString(func() string {
+		return fmt.Sprintf("Scaling(n=%d, speedup=%s, efficiency=%s, serial_fraction=%s, valid=%t)",
+			s.N, num(s.Speedup), num(s.Efficiency), num(s.SerialFraction), s.Valid)
+	})
 }
-
-func (sv *scalingValue) predict(value bool) func(*starlark.Thread, *starlark.Builtin, starlark.Tuple, []starlark.Tuple) (starlark.Value, error) {
-	return func(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-		var nv starlark.Value
-		if err := starlark.UnpackArgs(b.Name(), args, kwargs, "n", &nv); err != nil {
-			return nil, err
-		}
-		n, err := numberArg(b, "n", nv)
-		if err != nil {
-			return nil, err
-		}
-		if n <= 0 {
-			return nil, runtime.ArgError(b, "n", "got %s, want a positive number", num(n))
-		}
-		if value {
-			return starlark.Float(sv.s.PredictValue(n)), nil
-		}
-		return starlark.Float(sv.s.Predict(n)), nil
-	}
-}
-
-func (sv *scalingValue) String() string {
-	return fmt.Sprintf("Scaling(n=%d, speedup=%s, efficiency=%s, serial_fraction=%s, valid=%t)",
-		sv.s.N, num(sv.s.Speedup), num(sv.s.Efficiency), num(sv.s.SerialFraction), sv.s.Valid)
-}
-func (sv *scalingValue) Type() string          { return "Scaling" }
-func (sv *scalingValue) Freeze()               { sv.fields.Freeze() }
-func (sv *scalingValue) Truth() starlark.Bool  { return starlark.True }
-func (sv *scalingValue) Hash() (uint32, error) { return 0, fmt.Errorf("unhashable type: Scaling") }

@@ -4,6 +4,7 @@ import (
 	"go.starlark.net/starlark"
 
 	"starlab/runtime"
+	"starlab/runtime/paramerr"
 )
 
 func init() {
@@ -22,20 +23,19 @@ generation is smooth where completions arrive in convoys; otherwise in requests.
 
 func deliveredFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var v starlark.Value
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "point", &v); err != nil {
+	if err := runtime.UnpackArgs(thread, b, args, kwargs, "point", &v); err != nil {
 		return nil, err
 	}
 	m, ok := toGo(v).(map[string]any)
 	if !ok {
-		return nil, runtime.ArgError(b, "point", "got %s, want a point (dict)", v.Type())
+		return nil, paramerr.New("point", "got %s, want a point (dict)", v.Type())
 	}
 	pts, err := PointsFromMaps([]map[string]any{m})
 	if err != nil {
-		return nil, runtime.ArgError(b, "point", "%v", err)
+		return nil, paramerr.Wrap("point", err)
 	}
-	f, ok := Delivered(pts[0])
-	if !ok {
-		return starlark.None, nil
+	if f, ok := Delivered(pts[0]); ok {
+		return starlark.Float(f), nil
 	}
-	return starlark.Float(f), nil
+	return starlark.None, nil
 }

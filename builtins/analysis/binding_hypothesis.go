@@ -9,30 +9,26 @@ import (
 func init() {
 	runtime.Register(runtime.Builtin{
 		Name:      "hypothesis",
-		Signature: `hypothesis(id, statement, supported, evidence="")`,
+		Signature: `hypothesis(id, statement, supported=None, evidence="")`,
 		Doc: `States a hypothesis and its verdict, for the report's verdict table.
 
-supported is True, False or None (undecided: the plan could not test it). IDs are unique within a
-run. Returns struct(id, statement, verdict, evidence) with verdict "supported", "refuted" or
-"undecided".`,
+supported is True, False or None (the default: undecided, the plan could not test it). IDs are
+unique within a run. Returns struct(id, statement, verdict, evidence) with verdict "supported",
+"refuted" or "undecided".`,
 		Fn: hypothesisFn,
 	})
 }
 
 func hypothesisFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var id, statement, evidence string
-	var supported starlark.Value
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "id", &id, "statement", &statement, "supported", &supported, "evidence?", &evidence); err != nil {
+	var supported runtime.Opt[bool]
+	if err := runtime.UnpackArgs(thread, b, args, kwargs, "id", &id, "statement", &statement, "supported?", &supported,
+		"evidence?", &evidence); err != nil {
 		return nil, err
 	}
-	var sup *bool
-	switch s := supported.(type) {
-	case starlark.NoneType:
-	case starlark.Bool:
-		v := bool(s)
-		sup = &v
-	default:
-		return nil, runtime.ArgError(b, "supported", "got %s, want True, False or None", supported.Type())
+	var sup *bool // nil: undecided
+	if supported.Set {
+		sup = &supported.V
 	}
 	h, err := NewHypothesis(id, statement, sup, evidence)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"go.starlark.net/starlark"
 
 	"starlab/runtime"
+	"starlab/runtime/paramerr"
 )
 
 func init() {
@@ -28,53 +29,51 @@ the report.`,
 }
 
 func findKnee(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	var result starlark.Value
+	var t Table
 	opts := DefaultKneeOptions()
-	latency := starlark.Value(starlark.None)
-	var name starlark.Value = starlark.None
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "result", &result, "x?", &opts.X, "y?", &opts.Y,
+	latency := latencyArg{field: &defaultLatency}
+	var name runtime.Opt[string]
+	if err := runtime.UnpackArgs(thread, b, args, kwargs, "result", &t, "x?", &opts.X, "y?", &opts.Y,
 		"latency?", &latency, "name?", &name); err != nil {
 		return nil, err
 	}
-	t, err := TableArg(b, "result", result)
-	if err != nil {
-		return nil, err
-	}
-	switch l := latency.(type) {
-	case starlark.NoneType:
-		opts.Latency = ""
-		if latencyGiven(kwargs) {
-			break
-		}
-		if hasField(t.Points, "median_ttft_ms") {
-			opts.Latency = "median_ttft_ms"
-		}
-	case starlark.String:
-		opts.Latency = string(l)
-	default:
-		return nil, runtime.ArgError(b, "latency", "got %s, want a field name or None", latency.Type())
-	}
-	if s, ok := starlark.AsString(name); ok {
-		t.Name = s
-	} else if name != starlark.None {
-		return nil, runtime.ArgError(b, "name", "got %s, want a string", name.Type())
-	}
+	opts.Latency = latency.resolve(t.Points)
+	t.Name = name.Or(t.Name)
 	k, err := FindKnee(t.Points, opts)
 	if err != nil {
-		return nil, errorf(b, "%v", err)
+		return nil, err
 	}
 	RecordOf(runtime.FromThread(thread)).addKnee(NamedKnee{Sweep: t.Name, Knee: k})
 	return newKneeValue(k, t.Name), nil
 }
 
-// latencyGiven tells latency=None (skip the definition) from the default.
-func latencyGiven(kwargs []starlark.Tuple) bool {
-	for _, kv := range kwargs {
-		if s, _ := starlark.AsString(kv[0]); s == "latency" {
-			return true
-		}
+// latencyArg is find_knee's latency: a field name, or None to skip the latency definition. Left
+// out it still points at defaultLatency, which is used only when every point has that field; the
+// same name passed explicitly must be there. (runtime.Opt cannot hold this default: None leaves
+// an Opt's preset value Set.)
+type latencyArg struct{ field *string }
+
+var defaultLatency = DefaultKneeOptions().Latency
+
+// Unpack implements starlark.Unpacker.
+func (l *latencyArg) Unpack(v starlark.Value) error {
+	s, ok := starlark.AsString(v)
+	if !ok && v != starlark.None {
+		return fmt.Errorf("got %s, want a field name or None", v.Type())
 	}
-	return false
+	l.field = nil
+	if ok {
+		l.field = &s
+	}
+	return nil
+}
+
+// resolve is KneeOptions.Latency for these points; "" skips the latency definition.
+func (l latencyArg) resolve(points []Point) string {
+	if l.field == nil || l.field == &defaultLatency && !hasField(points, defaultLatency) {
+		return ""
+	}
+	return *l.field
 }
 
 func hasField(points []Point, name string) bool {
@@ -86,71 +85,41 @@ func hasField(points []Point, name string) bool {
 	return len(points) > 0
 }
 
-// kneeValue is the Starlark Knee.
-type kneeValue struct {
-	attrs
-	k Knee
-}
-
-var (
-	_ starlark.HasAttrs = (*kneeValue)(nil)
-)
-
-func newKneeValue(k Knee, sweep string) *kneeValue {
-	kv := &kneeValue{k: k}
+// newKneeValue is the Knee plans see; around(n) spreads n loads across the bracket.
+func newKneeValue(k Knee, sweep string) *runtime.Object {
 	ev := make([]starlark.Value, len(k.Evidence))
 	for i, e := range k.Evidence {
-		ev[i] = mkStruct(starlark.StringDict{
-			"method":  starlark.String(e.Method),
-			"found":   starlark.Bool(e.Found),
-			"rate":    optFloat(e.Rate),
-			"bracket": pair(e.Bracket),
-			"detail":  starlark.String(e.Detail),
-		})
+		ev[i] = mkStruct(starlark.StringDict{"method": starlark.String(e.Method), "found": starlark.Bool(e.Found),
+			"rate": optFloat(e.Rate), "bracket": pair(e.Bracket), "detail": starlark.String(e.Detail)})
 	}
 	rate := optFloat(k.Rate)
 	if !k.Found {
 		rate = starlark.None
 	}
-	kv.fields = starlark.StringDict{
-		"found":          starlark.Bool(k.Found),
-		"rate":           rate,
-		"max_throughput": starlark.Float(k.MaxThroughput),
-		"method":         starlark.String(k.Method),
-		"evidence":       starlark.NewList(ev),
-		"reason":         starlark.String(k.Reason),
-		"bracket":        pair(k.Bracket),
-		"x":              starlark.String(k.X),
-		"y":              starlark.String(k.Y),
-		"sweep":          starlark.String(sweep),
-		"around":         starlark.NewBuiltin("around", kv.around),
+	around := func(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+		var n int
+		if err := runtime.UnpackArgs(thread, b, args, kwargs, "n", &n); err != nil {
+			return nil, err
+		}
+		if n < 1 {
+			return nil, paramerr.New("n", "got %d, want at least 1", n)
+		}
+		loads := k.Around(n)
+		if loads == nil {
+			return nil, fmt.Errorf("no knee to rerun around: %s", k.Reason)
+		}
+		return floatList(loads), nil
 	}
-	return kv
+	return runtime.NewObject("Knee", starlark.StringDict{
+		"found": starlark.Bool(k.Found), "rate": rate, "max_throughput": starlark.Float(k.MaxThroughput),
+		"method": starlark.String(k.Method), "evidence": starlark.NewList(ev), "reason": starlark.String(k.Reason),
+		"bracket": pair(k.Bracket), "x": starlark.String(k.X), "y": starlark.String(k.Y),
+		"sweep": starlark.String(sweep), "around": runtime.Method("around", around),
+	}).WithString(func() string {
+		if !k.Found {
+			return fmt.Sprintf("Knee(found=False, reason=%q)", k.Reason)
+		}
+		return fmt.Sprintf("Knee(found=True, rate=%s, max_throughput=%s, method=%q, bracket=(%s, %s))",
+			num(k.Rate), num(k.MaxThroughput), k.Method, num(k.Bracket[0]), num(k.Bracket[1]))
+	})
 }
-
-func (kv *kneeValue) around(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	var n int
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "n", &n); err != nil {
-		return nil, err
-	}
-	if n < 1 {
-		return nil, runtime.ArgError(b, "n", "got %d, want at least 1", n)
-	}
-	loads := kv.k.Around(n)
-	if loads == nil {
-		return nil, fmt.Errorf("around: no knee to rerun around: %s", kv.k.Reason)
-	}
-	return floatList(loads), nil
-}
-
-func (kv *kneeValue) String() string {
-	if !kv.k.Found {
-		return fmt.Sprintf("Knee(found=False, reason=%q)", kv.k.Reason)
-	}
-	return fmt.Sprintf("Knee(found=True, rate=%s, max_throughput=%s, method=%q, bracket=(%s, %s))",
-		num(kv.k.Rate), num(kv.k.MaxThroughput), kv.k.Method, num(kv.k.Bracket[0]), num(kv.k.Bracket[1]))
-}
-func (kv *kneeValue) Type() string          { return "Knee" }
-func (kv *kneeValue) Freeze()               { kv.fields.Freeze() }
-func (kv *kneeValue) Truth() starlark.Bool  { return starlark.True }
-func (kv *kneeValue) Hash() (uint32, error) { return 0, fmt.Errorf("unhashable type: Knee") }

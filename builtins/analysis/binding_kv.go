@@ -24,44 +24,23 @@ cost_per_hour, cost_per_hour_for_target.`,
 	})
 }
 
-func kvCapacityFn(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+func kvCapacityFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	o := KVOptions{GPUs: 1, TokensPerRequest: 4096, GPUMemoryUtilization: 0.9, KVDType: "auto"}
-	var gpu, quant starlark.Value = starlark.None, starlark.None
-	var gib, target, cost, kvGiB, overhead starlark.Value = starlark.None, starlark.None, starlark.None, starlark.None, starlark.None
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "model", &o.Model, "gpu?", &gpu, "gib?", &gib, "gpus?", &o.GPUs,
+	var gpu, quant runtime.Opt[string]
+	var gib, cost, kvGiB, overhead runtime.Opt[float64]
+	var target runtime.Opt[int]
+	if err := runtime.UnpackArgs(thread, b, args, kwargs, "model", &o.Model, "gpu?", &gpu, "gib?", &gib, "gpus?", &o.GPUs,
 		"tokens_per_request?", &o.TokensPerRequest, "gpu_memory_utilization?", &o.GPUMemoryUtilization,
 		"quantization?", &quant, "kv_dtype?", &o.KVDType, "target_concurrency?", &target,
 		"cost_per_gpu_hour?", &cost, "kv_gib?", &kvGiB, "overhead_gib?", &overhead,
 		"disable_hybrid_kv_cache?", &o.DisableHybridKVCache); err != nil {
 		return nil, err
 	}
-	var err error
-	if o.GPU, err = optString(b, "gpu", gpu); err != nil {
-		return nil, err
-	}
-	if o.Quantization, err = optString(b, "quantization", quant); err != nil {
-		return nil, err
-	}
-	for _, f := range []struct {
-		name string
-		v    starlark.Value
-		dst  *float64
-	}{{"gib", gib, &o.GiB}, {"cost_per_gpu_hour", cost, &o.CostPerGPUHour}, {"kv_gib", kvGiB, &o.KVGiB}, {"overhead_gib", overhead, &o.OverheadGiB}} {
-		if f.v == starlark.None {
-			continue
-		}
-		if *f.dst, err = numberArg(b, f.name, f.v); err != nil {
-			return nil, err
-		}
-	}
-	if target != starlark.None {
-		if err := starlark.AsInt(target, &o.TargetConcurrency); err != nil {
-			return nil, runtime.ArgError(b, "target_concurrency", "got %s, want an int", target.Type())
-		}
-	}
+	o.GPU, o.Quantization, o.TargetConcurrency = gpu.V, quant.V, target.V
+	o.GiB, o.CostPerGPUHour, o.KVGiB, o.OverheadGiB = gib.V, cost.V, kvGiB.V, overhead.V
 	c, err := KVCapacityOf(o)
 	if err != nil {
-		return nil, err // already "kv_capacity: ..."
+		return nil, err
 	}
 	return mkStruct(starlark.StringDict{
 		"model": starlark.String(c.Model), "gpu": starlark.String(c.GPU),
@@ -76,15 +55,4 @@ func kvCapacityFn(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, 
 		"replicas_needed": starlark.MakeInt(c.ReplicasNeeded), "cost_per_gpu_hour": starlark.Float(c.CostPerGPUHour),
 		"cost_per_hour": starlark.Float(c.CostPerHour), "cost_per_hour_for_target": starlark.Float(c.CostPerHourForTarget),
 	}), nil
-}
-
-func optString(b *starlark.Builtin, param string, v starlark.Value) (string, error) {
-	if v == starlark.None {
-		return "", nil
-	}
-	s, ok := starlark.AsString(v)
-	if !ok {
-		return "", runtime.ArgError(b, param, "got %s, want a string or None", v.Type())
-	}
-	return s, nil
 }

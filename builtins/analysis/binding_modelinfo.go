@@ -4,6 +4,7 @@ import (
 	"go.starlark.net/starlark"
 
 	"starlab/runtime"
+	"starlab/runtime/paramerr"
 )
 
 func init() {
@@ -20,14 +21,14 @@ weight_bytes, weight_gib.`,
 	})
 }
 
-func modelInfoFn(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+func modelInfoFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var name string
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "name_or_config_path", &name); err != nil {
+	if err := runtime.UnpackArgs(thread, b, args, kwargs, "name_or_config_path", &name); err != nil {
 		return nil, err
 	}
 	m, err := ModelInfoOf(name)
 	if err != nil {
-		return nil, runtime.ArgError(b, "name_or_config_path", "%v", err)
+		return nil, paramerr.Wrap("name_or_config_path", err)
 	}
 	return mkStruct(starlark.StringDict{
 		"name": starlark.String(m.Name), "layers": starlark.MakeInt(m.Layers), "hidden": starlark.MakeInt(m.Hidden),

@@ -1,6 +1,8 @@
 package analysis
 
 import (
+	"fmt"
+
 	"go.starlark.net/starlark"
 
 	"starlab/runtime"
@@ -20,47 +22,37 @@ r2, sse, predict(n)); peak_n is float("inf") when throughput only levels off.`,
 }
 
 func uslFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	var pts starlark.Value
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "points", &pts); err != nil {
+	var pts uslPoints
+	if err := runtime.UnpackArgs(thread, b, args, kwargs, "points", &pts); err != nil {
 		return nil, err
 	}
-	ns, xs, err := uslPoints(b, pts)
+	fit, err := USL(pts.ns, pts.xs)
 	if err != nil {
 		return nil, err
 	}
-	fit, err := USL(ns, xs)
-	if err != nil {
-		return nil, errorf(b, "%v", err)
-	}
-	RecordOf(runtime.FromThread(thread)).addUSL(NamedUSL{N: ns, X: xs, Fit: fit})
-	predict := func(_ *starlark.Thread, pb *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-		var nv starlark.Value
-		if err := starlark.UnpackArgs(pb.Name(), args, kwargs, "n", &nv); err != nil {
-			return nil, err
-		}
-		n, err := numberArg(pb, "n", nv)
-		if err != nil {
+	RecordOf(runtime.FromThread(thread)).addUSL(NamedUSL{N: pts.ns, X: pts.xs, Fit: fit})
+	predict := func(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+		var n float64
+		if err := runtime.UnpackArgs(thread, b, args, kwargs, "n", &n); err != nil {
 			return nil, err
 		}
 		return starlark.Float(fit.Predict(n)), nil
 	}
 	return mkStruct(starlark.StringDict{
-		"sigma":   starlark.Float(fit.Sigma),
-		"kappa":   starlark.Float(fit.Kappa),
-		"lambda_": starlark.Float(fit.Lambda),
-		"peak_n":  starlark.Float(fit.PeakN),
-		"peak_x":  starlark.Float(fit.PeakX),
-		"r2":      starlark.Float(fit.R2),
-		"sse":     starlark.Float(fit.SSE),
-		"predict": starlark.NewBuiltin("predict", predict),
+		"sigma": starlark.Float(fit.Sigma), "kappa": starlark.Float(fit.Kappa), "lambda_": starlark.Float(fit.Lambda),
+		"peak_n": starlark.Float(fit.PeakN), "peak_x": starlark.Float(fit.PeakX), "r2": starlark.Float(fit.R2),
+		"sse": starlark.Float(fit.SSE), "predict": runtime.Method("predict", predict),
 	}), nil
 }
 
-// uslPoints reads (n, throughput) pairs or dicts/structs with n and throughput.
-func uslPoints(b *starlark.Builtin, v starlark.Value) (ns, xs []float64, err error) {
+// uslPoints unpacks (n, throughput) pairs or dicts/structs with n and throughput.
+type uslPoints struct{ ns, xs []float64 }
+
+// Unpack implements starlark.Unpacker.
+func (p *uslPoints) Unpack(v starlark.Value) error {
 	seq, ok := v.(starlark.Indexable)
 	if !ok || v.Type() == "string" {
-		return nil, nil, runtime.ArgError(b, "points", "got %s, want a list of (n, throughput) pairs or dicts", v.Type())
+		return fmt.Errorf("got %s, want a list of (n, throughput) pairs or dicts", v.Type())
 	}
 	for i := 0; i < seq.Len(); i++ {
 		var n, x starlark.Value
@@ -68,26 +60,26 @@ func uslPoints(b *starlark.Builtin, v starlark.Value) (ns, xs []float64, err err
 		case starlark.Tuple, *starlark.List:
 			ix := e.(starlark.Indexable)
 			if ix.Len() != 2 {
-				return nil, nil, runtime.ArgError(b, "points", "point %d has %d elements, want (n, throughput)", i, ix.Len())
+				return fmt.Errorf("point %d has %d elements, want (n, throughput)", i, ix.Len())
 			}
 			n, x = ix.Index(0), ix.Index(1)
 		case starlark.HasAttrs:
 			m, _ := toGo(e).(map[string]any)
 			if m == nil || m["n"] == nil || m["throughput"] == nil {
-				return nil, nil, runtime.ArgError(b, "points", "point %d lacks n or throughput", i)
+				return fmt.Errorf("point %d lacks n or throughput", i)
 			}
 			n, x = fromGoNumber(m["n"]), fromGoNumber(m["throughput"])
 		default:
-			return nil, nil, runtime.ArgError(b, "points", "point %d is %s, want (n, throughput) or a dict", i, e.Type())
+			return fmt.Errorf("point %d is %s, want (n, throughput) or a dict", i, e.Type())
 		}
 		nf, ok1 := starlark.AsFloat(n)
 		xf, ok2 := starlark.AsFloat(x)
 		if !ok1 || !ok2 {
-			return nil, nil, runtime.ArgError(b, "points", "point %d: n and throughput must be numbers", i)
+			return fmt.Errorf("point %d: n and throughput must be numbers", i)
 		}
-		ns, xs = append(ns, nf), append(xs, xf)
+		p.ns, p.xs = append(p.ns, nf), append(p.xs, xf)
 	}
-	return ns, xs, nil
+	return nil
 }
 
 func fromGoNumber(v any) starlark.Value {

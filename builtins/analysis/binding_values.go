@@ -6,8 +6,6 @@ import (
 
 	"go.starlark.net/starlark"
 	"go.starlark.net/starlarkstruct"
-
-	"starlab/runtime"
 )
 
 // Conversions shared by the analysis bindings: Starlark values in, plain Go
@@ -65,7 +63,9 @@ func toGo(v starlark.Value) any {
 
 // Table is a set of points handed to an analysis builtin: a SweepResult
 // (anything with .points, and .name if it has one) or a list of dicts or
-// structs typed into the plan.
+// structs typed into the plan. As a starlark.Unpacker it is the argument type
+// of every builtin that takes points (the report package's too), so they all
+// accept the same shapes and UnpackArgs names the parameter in errors.
 type Table struct {
 	Name   string           // the sweep's name; "" for a table typed into the plan
 	Rows   []map[string]any // the points as plain Go maps
@@ -73,11 +73,8 @@ type Table struct {
 	GPUs   int // .server.gpus when the value has a server; 0 otherwise
 }
 
-// TableArg reads a Table from a builtin argument, with errors naming the
-// parameter. The report package uses it too, so every builtin accepts the
-// same shapes.
-func TableArg(b *starlark.Builtin, param string, v starlark.Value) (Table, error) {
-	var t Table
+// Unpack implements starlark.Unpacker.
+func (t *Table) Unpack(v starlark.Value) error {
 	var seq starlark.Indexable
 	switch x := v.(type) {
 	case *starlark.List, starlark.Tuple:
@@ -85,11 +82,11 @@ func TableArg(b *starlark.Builtin, param string, v starlark.Value) (Table, error
 	case starlark.HasAttrs:
 		pts, err := x.Attr("points")
 		if err != nil || pts == nil {
-			return t, runtime.ArgError(b, param, "got %s without .points, want a SweepResult or a list of dicts", v.Type())
+			return fmt.Errorf("got %s without .points, want a SweepResult or a list of dicts", v.Type())
 		}
 		s, ok := pts.(starlark.Indexable)
 		if !ok {
-			return t, runtime.ArgError(b, param, "%s.points is %s, want a list of dicts", v.Type(), pts.Type())
+			return fmt.Errorf("%s.points is %s, want a list of dicts", v.Type(), pts.Type())
 		}
 		seq = s
 		if name, err := x.Attr("name"); err == nil && name != nil {
@@ -99,21 +96,18 @@ func TableArg(b *starlark.Builtin, param string, v starlark.Value) (Table, error
 		}
 		t.GPUs = serverGPUs(x)
 	default:
-		return t, runtime.ArgError(b, param, "got %s, want a SweepResult or a list of dicts", v.Type())
+		return fmt.Errorf("got %s, want a SweepResult or a list of dicts", v.Type())
 	}
 	for i := 0; i < seq.Len(); i++ {
 		m, ok := toGo(seq.Index(i)).(map[string]any)
 		if !ok {
-			return t, runtime.ArgError(b, param, "point %d is %s, want a dict", i, seq.Index(i).Type())
+			return fmt.Errorf("point %d is %s, want a dict", i, seq.Index(i).Type())
 		}
 		t.Rows = append(t.Rows, m)
 	}
 	pts, err := PointsFromMaps(t.Rows)
-	if err != nil {
-		return t, runtime.ArgError(b, param, "%v", err)
-	}
 	t.Points = pts
-	return t, nil
+	return err
 }
 
 func serverGPUs(x starlark.HasAttrs) int {
@@ -163,31 +157,4 @@ func floatList(vs []float64) *starlark.List {
 
 func mkStruct(fields starlark.StringDict) *starlarkstruct.Struct {
 	return starlarkstruct.FromStringDict(starlarkstruct.Default, fields)
-}
-
-// attrs implements the attribute part of starlark.HasAttrs for the result
-// types, which keep their attributes in a dict built once.
-type attrs struct {
-	fields starlark.StringDict
-}
-
-func (a attrs) Attr(name string) (starlark.Value, error) {
-	if v, ok := a.fields[name]; ok {
-		return v, nil
-	}
-	return nil, nil
-}
-
-func (a attrs) AttrNames() []string { return a.fields.Keys() }
-
-func numberArg(b *starlark.Builtin, param string, v starlark.Value) (float64, error) {
-	f, ok := starlark.AsFloat(v)
-	if !ok {
-		return 0, runtime.ArgError(b, param, "got %s, want a number", v.Type())
-	}
-	return f, nil
-}
-
-func errorf(b *starlark.Builtin, format string, args ...any) error {
-	return fmt.Errorf("%s: %s", b.Name(), fmt.Sprintf(format, args...))
 }

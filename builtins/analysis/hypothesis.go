@@ -51,10 +51,10 @@ type Hypothesis struct {
 func NewHypothesis(id, statement string, supported *bool, evidence string) (Hypothesis, error) {
 	id, statement = strings.TrimSpace(id), strings.TrimSpace(statement)
 	if id == "" {
-		return Hypothesis{}, fmt.Errorf("hypothesis: id is empty")
+		return Hypothesis{}, fmt.Errorf("id is empty")
 	}
 	if statement == "" {
-		return Hypothesis{}, fmt.Errorf("hypothesis %s: statement is empty", id)
+		return Hypothesis{}, fmt.Errorf("%s: statement is empty", id)
 	}
 	return Hypothesis{ID: id, Statement: statement, Verdict: VerdictOf(supported), Evidence: strings.TrimSpace(evidence)}, nil
 }
@@ -69,7 +69,7 @@ type Hypotheses struct {
 func (hs *Hypotheses) Add(h Hypothesis) error {
 	for _, old := range hs.list {
 		if old.ID == h.ID {
-			return fmt.Errorf("hypothesis %s: already stated (%q)", h.ID, old.Statement)
+			return fmt.Errorf("%s: already stated (%q)", h.ID, old.Statement)
 		}
 	}
 	hs.list = append(hs.list, h)

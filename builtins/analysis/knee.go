@@ -178,23 +178,23 @@ func FindKnee(points []Point, opts KneeOptions) (Knee, error) {
 }
 
 func readCurve(points []Point, opts KneeOptions) (curve, error) {
-	xs, err := column("find_knee", points, opts.X)
+	xs, err := column("result", points, opts.X)
 	if err != nil {
 		return curve{}, err
 	}
-	ys, err := column("find_knee", points, opts.Y)
+	ys, err := column("result", points, opts.Y)
 	if err != nil {
 		return curve{}, err
 	}
 	var lats []float64
 	if opts.Latency != "" {
-		if lats, err = column("find_knee", points, opts.Latency); err != nil {
+		if lats, err = column("result", points, opts.Latency); err != nil {
 			return curve{}, err
 		}
 	}
 	for i, x := range xs {
 		if math.IsInf(x, 0) {
-			return curve{}, fmt.Errorf("find_knee: point %d: %s is %v (closed loop): choose another x, e.g. x=\"max_concurrency\"", i, opts.X, x)
+			return curve{}, fmt.Errorf("point %d: %s is %v (closed loop): choose another x, e.g. x=\"max_concurrency\"", i, opts.X, x)
 		}
 	}
 	idx := make([]int, len(xs))

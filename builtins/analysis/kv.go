@@ -127,14 +127,14 @@ func KVCapacityOf(opts KVOptions) (KVCapacity, error) {
 	o := opts.withDefaults()
 	m, err := catalog.ResolveModel(o.Model)
 	if err != nil {
-		return KVCapacity{}, fmt.Errorf("kv_capacity: %w", err)
+		return KVCapacity{}, err
 	}
 	if o.DisableHybridKVCache {
 		m.SlidingWindow, m.SlidingWindowPattern = 0, 0
 	}
 	kvb, err := KVBytesPerDType(o.KVDType)
 	if err != nil {
-		return KVCapacity{}, fmt.Errorf("kv_capacity: %w", err)
+		return KVCapacity{}, err
 	}
 	gpu, err := resolveGPU(o)
 	if err != nil {
@@ -173,11 +173,11 @@ func KVCapacityOf(opts KVOptions) (KVCapacity, error) {
 func resolveGPU(o KVOptions) (catalog.GPU, error) {
 	switch {
 	case o.GPU != "" && o.GiB > 0:
-		return catalog.GPU{}, fmt.Errorf("kv_capacity: give gpu or gib, not both")
+		return catalog.GPU{}, fmt.Errorf("give gpu or gib, not both")
 	case o.GPU != "":
 		g, err := catalog.LookupGPU(o.GPU)
 		if err != nil {
-			return g, fmt.Errorf("kv_capacity: %w", err)
+			return g, err
 		}
 		return g, nil
 	case o.GiB > 0:
@@ -185,7 +185,7 @@ func resolveGPU(o KVOptions) (catalog.GPU, error) {
 	case o.KVGiB > 0:
 		return catalog.GPU{}, nil
 	}
-	return catalog.GPU{}, fmt.Errorf("kv_capacity: give gpu (a name), gib (memory per GPU) or kv_gib (vLLM's reported KV cache memory)")
+	return catalog.GPU{}, fmt.Errorf("give gpu (a name), gib (memory per GPU) or kv_gib (vLLM's reported KV cache memory)")
 }
 
 // capacityAt is the capacity of one replica of tp GPUs.
@@ -197,7 +197,7 @@ func capacityAt(m catalog.Model, gpu catalog.GPU, o KVOptions, tp, kvb int) (KVC
 		w, err = m.QuantizedWeightBytes(m.Quantization)
 	}
 	if err != nil {
-		return c, fmt.Errorf("kv_capacity: %w", err)
+		return c, err
 	}
 	c.WeightBytes = w
 	c.WeightGiBPerGPU = w / float64(tp) / catalog.GiB
@@ -246,7 +246,7 @@ func overheadGiB(m catalog.Model, gpu catalog.GPU, o KVOptions, tp, kvb int) (fl
 		GPUMemoryUtilization: o.GPUMemoryUtilization, Quantization: quant, KVCacheDTypeBytes: kvb,
 		MaxNumBatchedTokens: o.MaxNumBatchedTokens, MaxModelLen: o.TokensPerRequest})
 	if p.ActivationBytes <= 0 {
-		return 0, fmt.Errorf("kv_capacity: %w", err)
+		return 0, err
 	}
 	return (p.ActivationBytes + p.NonTorchBytes) / catalog.GiB, nil
 }

@@ -1,10 +1,6 @@
 package analysis
 
-import (
-	"fmt"
-
-	"starlab/builtins/catalog"
-)
+import "starlab/builtins/catalog"
 
 // ModelInfo is model_info's answer: the catalog shape plus the derived sizes
 // a plan usually wants.
@@ -21,11 +17,11 @@ type ModelInfo struct {
 func ModelInfoOf(nameOrPath string) (ModelInfo, error) {
 	m, err := catalog.ResolveModel(nameOrPath)
 	if err != nil {
-		return ModelInfo{}, fmt.Errorf("model_info: %w", err)
+		return ModelInfo{}, err
 	}
 	w, err := m.QuantizedWeightBytes(m.Quantization)
 	if err != nil {
-		return ModelInfo{}, fmt.Errorf("model_info: %w", err)
+		return ModelInfo{}, err
 	}
 	return ModelInfo{Model: m, GlobalLayers: m.GlobalLayers(), KVBytesPerToken: m.KVBytesPerToken(2),
 		WeightBytes: w, WeightGiB: w / catalog.GiB}, nil

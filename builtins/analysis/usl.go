@@ -37,17 +37,17 @@ func (f USLFit) Predict(n float64) float64 {
 // degree of freedom).
 func USL(ns, xs []float64) (USLFit, error) {
 	if len(ns) != len(xs) {
-		return USLFit{}, fmt.Errorf("usl: %d values of N but %d throughputs", len(ns), len(xs))
+		return USLFit{}, fmt.Errorf("%d values of N but %d throughputs", len(ns), len(xs))
 	}
 	if len(ns) < 4 {
-		return USLFit{}, fmt.Errorf("usl: got %d points, need at least 4 to fit λ, σ and κ", len(ns))
+		return USLFit{}, fmt.Errorf("got %d points, need at least 4 to fit λ, σ and κ", len(ns))
 	}
 	for i := range ns {
 		if !(ns[i] >= 1) || math.IsInf(ns[i], 0) {
-			return USLFit{}, fmt.Errorf("usl: point %d: N = %v, want a finite number ≥ 1", i, ns[i])
+			return USLFit{}, fmt.Errorf("point %d: N = %v, want a finite number ≥ 1", i, ns[i])
 		}
 		if !(xs[i] >= 0) || math.IsInf(xs[i], 0) {
-			return USLFit{}, fmt.Errorf("usl: point %d: throughput %v, want a finite number ≥ 0", i, xs[i])
+			return USLFit{}, fmt.Errorf("point %d: throughput %v, want a finite number ≥ 0", i, xs[i])
 		}
 	}
 	p := uslStart(ns, xs)

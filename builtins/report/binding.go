@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"go.starlark.net/starlark"
+	"go.starlark.net/starlarkstruct"
 
 	"starlab/builtins/analysis"
 	"starlab/runtime"
@@ -60,30 +61,29 @@ func stateOf(run *runtime.Run) *state {
 	return runtime.State(run, stateKey{}, func() *state { return &state{} })
 }
 
-var validName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
-
-func nameArg(b *starlark.Builtin, param, name string) error {
-	if !validName.MatchString(name) {
-		return runtime.ArgError(b, param, "%q is not a file name (letters, digits, _ . -)", name)
-	}
-	return nil
-}
-
-// addGiven keeps a table of points the plan passed, unless the run measured a sweep of that
-// name (then the sweep's own file is used).
-func (st *state) addGiven(run *runtime.Run, name string, rows []map[string]any) {
-	if _, err := os.Stat(filepath.Join(run.Dir, "sweeps", name+".json")); err == nil {
-		return
-	}
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	for i, g := range st.given {
-		if g.Name == name {
-			st.given[i].Points = rows
-			return
+// upsert replaces the entry with v's name or appends v: a second table() or plot() of a name
+// redraws it.
+func upsert[T any](list []T, v T, name func(T) string) []T {
+	for i := range list {
+		if name(list[i]) == name(v) {
+			list[i] = v
+			return list
 		}
 	}
-	st.given = append(st.given, GivenPoints{Name: name, Points: rows})
+	return append(list, v)
+}
+
+// addGiven keeps tables of points the plan passed, except those named like a sweep the run
+// measured (then the sweep's own file is used).
+func addGiven(run *runtime.Run, tables []GivenPoints) {
+	st := stateOf(run)
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	for _, g := range tables {
+		if _, err := os.Stat(filepath.Join(run.Dir, "sweeps", g.Name+".json")); err != nil {
+			st.given = upsert(st.given, g, func(g GivenPoints) string { return g.Name })
+		}
+	}
 }
 
 // snapshot assembles the report from the analysis record and this package's state.
@@ -107,44 +107,26 @@ func snapshot(run *runtime.Run, title, notes string) Report {
 	defer st.mu.Unlock()
 	r.Tables = append(r.Tables, st.tables...)
 	r.Plots = append(r.Plots, st.plots...)
-	for _, g := range st.given {
-		r.Given = append(r.Given, GivenPoints{Name: g.Name, Points: g.Points})
-	}
+	r.Given = append(r.Given, st.given...)
 	return r
 }
 
 func reportFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	var title starlark.Value = starlark.None
+	var title runtime.Opt[string]
 	var notes string
-	var sweeps starlark.Value = starlark.None
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "title?", &title, "notes?", &notes, "sweeps?", &sweeps); err != nil {
+	var sweeps runtime.Opt[namedTables]
+	if err := runtime.UnpackArgs(thread, b, args, kwargs, "title?", &title, "notes?", &notes, "sweeps?", &sweeps); err != nil {
 		return nil, err
 	}
-	t := ""
-	if title != starlark.None {
-		s, ok := starlark.AsString(title)
-		if !ok {
-			return nil, runtime.ArgError(b, "title", "got %s, want a string or None", title.Type())
-		}
-		t = s
-	}
 	run := runtime.FromThread(thread)
-	if sweeps != starlark.None {
-		d, ok := sweeps.(*starlark.Dict)
-		if !ok {
-			return nil, runtime.ArgError(b, "sweeps", "got %s, want a dict name -> SweepResult or list of dicts", sweeps.Type())
-		}
-		if err := addDict(run, b, "sweeps", d); err != nil {
-			return nil, err
-		}
-	}
-	r := snapshot(run, t, notes)
+	addGiven(run, sweeps.V)
+	r := snapshot(run, title.V, notes)
 	if err := Write(run.Dir, r); err != nil {
-		return nil, fmt.Errorf("%s: %w", b.Name(), err)
+		return nil, err
 	}
 	sw, err := LoadSweeps(run.Dir, r.Given)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", b.Name(), err)
+		return nil, err
 	}
 	var names, files []starlark.Value
 	for _, s := range sw {
@@ -153,26 +135,51 @@ func reportFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple,
 	for _, p := range PlanPlots(r, sw).All(sw) {
 		files = append(files, starlark.String("plots/"+p.File+".png"))
 	}
-	return mkStruct(starlark.StringDict{
+	return starlarkstruct.FromStringDict(starlarkstruct.Default, starlark.StringDict{
 		"path": starlark.String("report.md"), "sweeps": starlark.NewList(names), "plots": starlark.NewList(files),
 	}), nil
 }
 
-// addDict registers name -> points entries as given tables.
-func addDict(run *runtime.Run, b *starlark.Builtin, param string, d *starlark.Dict) error {
+var validName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
+
+// fileName is a name that becomes a file of the run directory (tables/<name>.csv, plots/<name>.png).
+type fileName string
+
+// Unpack implements starlark.Unpacker.
+func (n *fileName) Unpack(v starlark.Value) error {
+	s, ok := v.(starlark.String)
+	if !ok {
+		return fmt.Errorf("got %s, want string", v.Type())
+	}
+	if !validName.MatchString(string(s)) {
+		return fmt.Errorf("%q is not a file name (letters, digits, _ . -)", string(s))
+	}
+	*n = fileName(s)
+	return nil
+}
+
+// namedTables is a dict name -> SweepResult or list of dicts: tables the plan gives by name.
+type namedTables []GivenPoints
+
+// Unpack implements starlark.Unpacker.
+func (nt *namedTables) Unpack(v starlark.Value) error {
+	d, ok := v.(*starlark.Dict)
+	if !ok {
+		return fmt.Errorf("got %s, want a dict name -> SweepResult or list of dicts", v.Type())
+	}
 	for _, item := range d.Items() {
-		name, ok := starlark.AsString(item[0])
-		if !ok {
-			return runtime.ArgError(b, param, "key %s is not a string", item[0])
+		var name fileName
+		var t analysis.Table
+		if _, ok := item[0].(starlark.String); !ok {
+			return fmt.Errorf("key %s is not a string", item[0])
 		}
-		if err := nameArg(b, param, name); err != nil {
+		if err := name.Unpack(item[0]); err != nil {
 			return err
 		}
-		t, err := analysis.TableArg(b, param, item[1])
-		if err != nil {
+		if err := t.Unpack(item[1]); err != nil {
 			return err
 		}
-		stateOf(run).addGiven(run, name, t.Rows)
+		*nt = append(*nt, GivenPoints{Name: string(name), Points: t.Rows})
 	}
 	return nil
 }
