@@ -35,9 +35,10 @@ func (n *number) Unpack(v starlark.Value) error {
 	return nil
 }
 
-// Opt is an optional argument whose default is None. Set is true for a value other than None;
-// Given is true when the plan passed the parameter at all (None included), which tells
-// latency=None from a parameter left out, positionally or by keyword.
+// Opt is an optional argument that may be None. Set is true for a value other than None; Given
+// is true when the plan passed the parameter at all (None included), which tells latency=None
+// from a parameter left out, positionally or by keyword. Its default is None, or the value of
+// an Opt made with Set (Opt[string]{V: "median_ttft_ms", Set: true}); None clears it.
 type Opt[T any] struct {
 	V     T
 	Set   bool
@@ -48,6 +49,8 @@ type Opt[T any] struct {
 func (o *Opt[T]) Unpack(v starlark.Value) error {
 	o.Given = true
 	if v == starlark.None {
+		var zero T
+		o.V, o.Set = zero, false
 		return nil
 	}
 	if err := unpackValue(&o.V, v); err != nil {

@@ -87,3 +87,20 @@ func dict(t *testing.T, k string, v starlark.Value) *starlark.Dict {
 	}
 	return d
 }
+
+func TestOptWithDefault(t *testing.T) {
+	def := func() Opt[string] { return Opt[string]{V: "median_ttft_ms", Set: true} }
+	absent, none, other := def(), def(), def()
+	_ = unpackOne(t, nil, &absent)
+	_ = unpackOne(t, starlark.None, &none)
+	_ = unpackOne(t, starlark.String("p99_ttft_ms"), &other)
+	if !absent.Set || absent.Given || absent.V != "median_ttft_ms" {
+		t.Errorf("absent keeps the default: %+v", absent)
+	}
+	if none.Set || !none.Given || none.V != "" {
+		t.Errorf("None clears the default: %+v", none)
+	}
+	if other.V != "p99_ttft_ms" || !other.Set {
+		t.Errorf("a value replaces the default: %+v", other)
+	}
+}

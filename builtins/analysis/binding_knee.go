@@ -31,13 +31,16 @@ the report.`,
 func findKnee(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var t Table
 	opts := DefaultKneeOptions()
-	latency := latencyArg{field: &defaultLatency}
+	latency := runtime.Opt[string]{V: DefaultKneeOptions().Latency, Set: true}
 	var name runtime.Opt[string]
 	if err := runtime.UnpackArgs(thread, b, args, kwargs, "result", &t, "x?", &opts.X, "y?", &opts.Y,
 		"latency?", &latency, "name?", &name); err != nil {
 		return nil, err
 	}
-	opts.Latency = latency.resolve(t.Points)
+	// Left out, the default latency is used only when every point has it; given, it must be there.
+	if opts.Latency = latency.V; !latency.Given && !hasField(t.Points, latency.V) {
+		opts.Latency = ""
+	}
 	t.Name = name.Or(t.Name)
 	k, err := FindKnee(t.Points, opts)
 	if err != nil {
@@ -45,35 +48,6 @@ func findKnee(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple,
 	}
 	RecordOf(runtime.FromThread(thread)).addKnee(NamedKnee{Sweep: t.Name, Knee: k})
 	return newKneeValue(k, t.Name), nil
-}
-
-// latencyArg is find_knee's latency: a field name, or None to skip the latency definition. Left
-// out it still points at defaultLatency, which is used only when every point has that field; the
-// same name passed explicitly must be there. (runtime.Opt cannot hold this default: None leaves
-// an Opt's preset value Set.)
-type latencyArg struct{ field *string }
-
-var defaultLatency = DefaultKneeOptions().Latency
-
-// Unpack implements starlark.Unpacker.
-func (l *latencyArg) Unpack(v starlark.Value) error {
-	s, ok := starlark.AsString(v)
-	if !ok && v != starlark.None {
-		return fmt.Errorf("got %s, want a field name or None", v.Type())
-	}
-	l.field = nil
-	if ok {
-		l.field = &s
-	}
-	return nil
-}
-
-// resolve is KneeOptions.Latency for these points; "" skips the latency definition.
-func (l latencyArg) resolve(points []Point) string {
-	if l.field == nil || l.field == &defaultLatency && !hasField(points, defaultLatency) {
-		return ""
-	}
-	return *l.field
 }
 
 func hasField(points []Point, name string) bool {
