@@ -3,6 +3,6 @@
 // and CSVs of every sweep and table. Everything is rebuilt from the run directory alone by
 // Regenerate, so `starlab report RUNDIR` can redo it after the plan has ended. The engine files
 // do not import Starlark; the Starlark bindings are binding.go, which registers the report, table
-// and plot builtins and keeps the run's report state, binding_table.go (table) and
-// binding_plot.go (plot).
+// and plot builtins, binding_table.go (table) and binding_plot.go (plot); runstate.go keeps what
+// they add to the run's report.
 package report
