@@ -57,7 +57,7 @@ func journalKeys(t *testing.T, dir string) []string {
 	var keys []string
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		var rec runtime.Record
+		var rec runtime.JournalEntry
 		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
 			t.Fatalf("journal line %q: %v", sc.Text(), err)
 		}

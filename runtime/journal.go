@@ -13,8 +13,8 @@ import (
 	"go.starlark.net/starlark"
 )
 
-// Record is one completed step in journal.jsonl.
-type Record struct {
+// JournalEntry is one completed step in journal.jsonl.
+type JournalEntry struct {
 	Seq     int             `json:"seq"`
 	Key     string          `json:"key"`
 	Builtin string          `json:"builtin"`
@@ -32,7 +32,7 @@ type Journal struct {
 	mu       sync.Mutex
 	path     string
 	f        *os.File // nil when read-only (replay)
-	recorded map[string]Record
+	recorded map[string]JournalEntry
 	seq      int
 	// Skipped counts torn or unreadable lines found when the journal was opened (a run killed in
 	// the middle of a write leaves at most one).
@@ -42,7 +42,7 @@ type Journal struct {
 // OpenJournal reads the records already at path, if any, and opens it for appending unless
 // readOnly. A missing file is an empty journal.
 func OpenJournal(path string, readOnly bool) (*Journal, error) {
-	j := &Journal{path: path, recorded: map[string]Record{}}
+	j := &Journal{path: path, recorded: map[string]JournalEntry{}}
 	data, err := os.ReadFile(path)
 	if err != nil && !os.IsNotExist(err) {
 		return nil, err
@@ -57,7 +57,7 @@ func OpenJournal(path string, readOnly bool) (*Journal, error) {
 		if len(line) == 0 {
 			continue
 		}
-		var rec Record
+		var rec JournalEntry
 		if err := json.Unmarshal(line, &rec); err != nil || rec.Key == "" {
 			j.Skipped++
 			continue
@@ -97,7 +97,7 @@ func appendBytes(path string, b []byte) error {
 }
 
 // Lookup returns the recorded result of a step.
-func (j *Journal) Lookup(key string) (Record, bool) {
+func (j *Journal) Lookup(key string) (JournalEntry, bool) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	rec, ok := j.recorded[key]
@@ -112,7 +112,7 @@ func (j *Journal) Len() int {
 }
 
 // Append writes a completed step and syncs it to disk before returning.
-func (j *Journal) Append(rec Record) error {
+func (j *Journal) Append(rec JournalEntry) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if j.f == nil {
@@ -198,7 +198,7 @@ func KeyedStep[T any](thread *starlark.Thread, name, args string, fn func(ctx co
 	if err != nil {
 		return zero, fmt.Errorf("%s: cannot journal the result: %v", name, err)
 	}
-	rec := Record{Key: key, Builtin: name, Args: args, Ordinal: ordinal, Pos: pos, Started: started, Ended: time.Now().UTC(), Result: data}
+	rec := JournalEntry{Key: key, Builtin: name, Args: args, Ordinal: ordinal, Pos: pos, Started: started, Ended: time.Now().UTC(), Result: data}
 	if err := r.journal.Append(rec); err != nil {
 		return zero, fmt.Errorf("%s: writing the journal: %v", name, err)
 	}

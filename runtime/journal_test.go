@@ -15,7 +15,7 @@ func TestJournalSurvivesATornLastLine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := j.Append(runtime.Record{Key: "a#1", Result: json.RawMessage(`1`)}); err != nil {
+	if err := j.Append(runtime.JournalEntry{Key: "a#1", Result: json.RawMessage(`1`)}); err != nil {
 		t.Fatal(err)
 	}
 	j.Close()
@@ -31,7 +31,7 @@ func TestJournalSurvivesATornLastLine(t *testing.T) {
 	if j.Skipped != 1 || j.Len() != 1 {
 		t.Fatalf("skipped %d, len %d; want 1, 1", j.Skipped, j.Len())
 	}
-	if err := j.Append(runtime.Record{Key: "b#1", Result: json.RawMessage(`2`)}); err != nil {
+	if err := j.Append(runtime.JournalEntry{Key: "b#1", Result: json.RawMessage(`2`)}); err != nil {
 		t.Fatal(err)
 	}
 	j.Close()

@@ -77,7 +77,7 @@ func (s Scaling) PredictValue(n float64) float64 { return s.Base * s.Predict(n) 
 // replicas) on metric (default "request_throughput"). See ModeMatched and
 // ModePeak for how multi-point runs are compared. Errors are for input that
 // cannot be compared at all (n < 2, empty runs, missing fields).
-func Amdahl(base, scaled []Point, n int, metric string) (Scaling, error) {
+func Amdahl(base, scaled []LoadPoint, n int, metric string) (Scaling, error) {
 	if metric == "" {
 		metric = "request_throughput"
 	}
@@ -116,7 +116,7 @@ func Amdahl(base, scaled []Point, n int, metric string) (Scaling, error) {
 
 // matchLoads fills s.Pairs with the offered rates both runs share and
 // returns the indices at the highest one.
-func matchLoads(base, scaled []Point, bm, sm []float64, s *Scaling) (bi, si int) {
+func matchLoads(base, scaled []LoadPoint, bm, sm []float64, s *Scaling) (bi, si int) {
 	best := math.Inf(-1)
 	for i, b := range base {
 		br, ok := b.Field("request_rate")
@@ -145,7 +145,7 @@ func matchLoads(base, scaled []Point, bm, sm []float64, s *Scaling) (bi, si int)
 // achieved returns the offered load and achieved request throughput of a
 // point, ok=false when either is missing or the loop was closed. The offered
 // load is the rate actually sent when the point records it.
-func achieved(p Point) (offered, got float64, ok bool) {
+func achieved(p LoadPoint) (offered, got float64, ok bool) {
 	offered, ok1 := p.Field("request_rate")
 	got, ok2 := p.Field("request_throughput")
 	ok = ok1 && ok2 && !math.IsInf(offered, 0) && offered > 0
@@ -157,7 +157,7 @@ func achieved(p Point) (offered, got float64, ok bool) {
 
 // saturatedArgmax is the index of the best metric among the saturated points,
 // -1 when the run never saturated.
-func saturatedArgmax(points []Point, metric []float64) int {
+func saturatedArgmax(points []LoadPoint, metric []float64) int {
 	best := -1
 	for i, p := range points {
 		if _, _, ok := achieved(p); !ok || unsaturated(p) {
@@ -170,12 +170,12 @@ func saturatedArgmax(points []Point, metric []float64) int {
 	return best
 }
 
-func unsaturated(p Point) bool {
+func unsaturated(p LoadPoint) bool {
 	f, ok := Delivered(p)
 	return ok && f >= saturationFraction
 }
 
-func diagnose(base, scaled []Point, bi, si int, s Scaling) (bool, string) {
+func diagnose(base, scaled []LoadPoint, bi, si int, s Scaling) (bool, string) {
 	var problems, notes []string
 	if f, ok := scaled[si].Field("failed"); ok && f > 0 {
 		problems = append(problems, fmt.Sprintf("the scaled run failed %s requests%s", num(f), atLoad(scaled[si])))
@@ -204,7 +204,7 @@ func diagnose(base, scaled []Point, bi, si int, s Scaling) (bool, string) {
 	return len(problems) == 0, strings.Join(append(problems, notes...), "; ")
 }
 
-func allUnsaturated(points []Point) bool {
+func allUnsaturated(points []LoadPoint) bool {
 	for _, p := range points {
 		if _, _, ok := achieved(p); !ok || !unsaturated(p) {
 			return false
@@ -213,7 +213,7 @@ func allUnsaturated(points []Point) bool {
 	return true
 }
 
-func atLoad(p Point) string {
+func atLoad(p LoadPoint) string {
 	if r, ok := p.Field("request_rate"); ok && !math.IsInf(r, 0) {
 		return " at " + num(r) + " req/s"
 	}

@@ -47,9 +47,9 @@ func TestAmdahlSeed000LoadLimited(t *testing.T) {
 func TestAmdahlMultiPoint(t *testing.T) {
 	// Seed 003's 1-GPU ramp against a 4-GPU ramp with 3.5× the capacity.
 	base := seed003Ramp()
-	var scaled []Point
+	var scaled []LoadPoint
 	for _, r := range []float64{20, 40, 60, 80} {
-		scaled = append(scaled, Point{RequestRate: r, RequestThroughput: math.Min(0.97*r, 3.5*13.68)})
+		scaled = append(scaled, LoadPoint{RequestRate: r, RequestThroughput: math.Min(0.97*r, 3.5*13.68)})
 	}
 	s, err := Amdahl(base, scaled, 4, "")
 	if err != nil {
@@ -71,7 +71,7 @@ func TestAmdahlMultiPoint(t *testing.T) {
 	}
 
 	// No shared rate, both saturated: capacities.
-	shifted := []Point{{RequestRate: 25, RequestThroughput: 24}, {RequestRate: 100, RequestThroughput: 47}}
+	shifted := []LoadPoint{{RequestRate: 25, RequestThroughput: 24}, {RequestRate: 100, RequestThroughput: 47}}
 	s, err = Amdahl(base, shifted, 4, "")
 	if err != nil {
 		t.Fatal(err)
@@ -80,14 +80,14 @@ func TestAmdahlMultiPoint(t *testing.T) {
 		t.Errorf("capacity: %+v", s)
 	}
 	// The scaled run never saturated and shares no rate: peaks, a lower bound.
-	unsat := []Point{{RequestRate: 25, RequestThroughput: 24.5}, {RequestRate: 45, RequestThroughput: 44}}
+	unsat := []LoadPoint{{RequestRate: 25, RequestThroughput: 24.5}, {RequestRate: 45, RequestThroughput: 44}}
 	s, _ = Amdahl(base, unsat, 4, "")
 	if s.Mode != ModePeak || !s.Valid || math.Abs(s.Speedup-44/13.68) > 1e-9 || !strings.Contains(s.Diagnosis, "lower bound") {
 		t.Errorf("peak: %+v", s)
 	}
 
 	// Scaled run that fails requests is not evidence of scaling.
-	failing := append([]Point(nil), scaled...)
+	failing := append([]LoadPoint(nil), scaled...)
 	failing[3].Failed = 120
 	s, _ = Amdahl(base, failing[:3], 4, "")
 	if !s.Valid {
@@ -104,8 +104,8 @@ func TestAmdahlErrors(t *testing.T) {
 	one, four := seed000()
 	for _, tc := range []struct {
 		name   string
-		base   []Point
-		scaled []Point
+		base   []LoadPoint
+		scaled []LoadPoint
 		n      int
 		metric string
 		want   string

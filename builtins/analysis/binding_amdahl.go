@@ -43,7 +43,7 @@ func amdahlFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple,
 	if err != nil {
 		return nil, err
 	}
-	RecordOf(runtime.FromThread(thread)).addScaling(NamedScaling{Base: bt.Name, Scaled: st.Name, Scaling: s})
+	FindingsOf(runtime.FromThread(thread)).addScaling(NamedScaling{Base: bt.Name, Scaled: st.Name, Scaling: s})
 	return newScalingValue(s), nil
 }
 

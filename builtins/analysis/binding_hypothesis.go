@@ -34,7 +34,7 @@ func hypothesisFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tu
 	if err != nil {
 		return nil, err
 	}
-	if err := RecordOf(runtime.FromThread(thread)).addHypothesis(h); err != nil {
+	if err := FindingsOf(runtime.FromThread(thread)).addHypothesis(h); err != nil {
 		return nil, err
 	}
 	return mkStruct(starlark.StringDict{

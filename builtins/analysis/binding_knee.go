@@ -46,11 +46,11 @@ func findKnee(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple,
 	if err != nil {
 		return nil, err
 	}
-	RecordOf(runtime.FromThread(thread)).addKnee(NamedKnee{Sweep: t.Name, Knee: k})
+	FindingsOf(runtime.FromThread(thread)).addKnee(NamedKnee{Sweep: t.Name, Knee: k})
 	return newKneeValue(k, t.Name), nil
 }
 
-func hasField(points []Point, name string) bool {
+func hasField(points []LoadPoint, name string) bool {
 	for _, p := range points {
 		if _, ok := p.Field(name); !ok {
 			return false

@@ -30,7 +30,7 @@ func uslFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kw
 	if err != nil {
 		return nil, err
 	}
-	RecordOf(runtime.FromThread(thread)).addUSL(NamedUSL{N: pts.ns, X: pts.xs, Fit: fit})
+	FindingsOf(runtime.FromThread(thread)).addUSL(NamedUSL{N: pts.ns, X: pts.xs, Fit: fit})
 	predict := func(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 		var n float64
 		if err := runtime.UnpackArgs(thread, b, args, kwargs, "n", &n); err != nil {

@@ -69,7 +69,7 @@ func toGo(v starlark.Value) any {
 type Table struct {
 	Name   string           // the sweep's name; "" for a table typed into the plan
 	Rows   []map[string]any // the points as plain Go maps
-	Points []Point
+	Points []LoadPoint
 	GPUs   int // .server.gpus when the value has a server; 0 otherwise
 }
 

@@ -8,7 +8,7 @@ import "math"
 // generation is smooth where completions come in convoys (a batch admitted together finishes
 // together, so a short point's request count jumps by a batch). Otherwise in requests: request
 // throughput against the rate sent. ok is false for closed loops and points without the fields.
-func Delivered(p Point) (fraction float64, ok bool) {
+func Delivered(p LoadPoint) (fraction float64, ok bool) {
 	offered, ok1 := p.Field("request_rate")
 	if !ok1 || math.IsInf(offered, 0) || math.IsNaN(offered) || offered <= 0 {
 		return 0, false

@@ -8,8 +8,8 @@ package analysis
 // req/s" with a plateau ≈ 13.7. The seed does not give each plateau value
 // or the TTFT at 30 and 40; those are chosen inside the ranges it states
 // (marked "range").
-func seed003Ramp() []Point {
-	return []Point{
+func seed003Ramp() []LoadPoint {
+	return []LoadPoint{
 		{RequestRate: 10, RequestThroughput: 9.11, MeanTTFTms: 87.58},
 		{RequestRate: 20, RequestThroughput: 12.24, MeanTTFTms: 6899},
 		{RequestRate: 30, RequestThroughput: 13.52, MeanTTFTms: 11000}, // range
@@ -21,9 +21,9 @@ func seed003Ramp() []Point {
 // seed000 is seed 000's 1-vs-4 GPU run at request_rate 10 (long prompts):
 // 9.1 vs 9.2 req/s, 2916 vs 2950 tok/s, TTFT 83–87 → 65–67 ms, TPOT 37–38 →
 // 28–29 ms (midpoints of the stated ranges).
-func seed000() (one, four []Point) {
-	one = []Point{{RequestRate: 10, RequestThroughput: 9.1, OutputThroughput: 2916, MeanTTFTms: 85, MeanTPOTms: 37.5}}
-	four = []Point{{RequestRate: 10, RequestThroughput: 9.2, OutputThroughput: 2950, MeanTTFTms: 66, MeanTPOTms: 28.5}}
+func seed000() (one, four []LoadPoint) {
+	one = []LoadPoint{{RequestRate: 10, RequestThroughput: 9.1, OutputThroughput: 2916, MeanTTFTms: 85, MeanTPOTms: 37.5}}
+	four = []LoadPoint{{RequestRate: 10, RequestThroughput: 9.2, OutputThroughput: 2950, MeanTTFTms: 66, MeanTPOTms: 28.5}}
 	return one, four
 }
 

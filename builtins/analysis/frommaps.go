@@ -15,10 +15,10 @@ import (
 // Other non-numeric values (names, error lists, booleans) are skipped, since
 // no engine computes on them. A named field holding a non-number is an error
 // naming the field and the point index.
-func PointsFromMaps(rows []map[string]any) ([]Point, error) {
-	points := make([]Point, len(rows))
+func PointsFromMaps(rows []map[string]any) ([]LoadPoint, error) {
+	points := make([]LoadPoint, len(rows))
 	for i, row := range rows {
-		p := Point{present: map[string]bool{}}
+		p := LoadPoint{present: map[string]bool{}}
 		if err := setFromMap(&p, "", row, i); err != nil {
 			return nil, err
 		}
@@ -27,7 +27,7 @@ func PointsFromMaps(rows []map[string]any) ([]Point, error) {
 	return points, nil
 }
 
-func setFromMap(p *Point, prefix string, m map[string]any, index int) error {
+func setFromMap(p *LoadPoint, prefix string, m map[string]any, index int) error {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)

@@ -138,7 +138,7 @@ const SentRateField = "client.achieved_send_rate"
 // Found=false with a Reason rather than a guess. Points may come unsorted
 // and unevenly spaced; equal loads are averaged. Errors are for input that
 // cannot be analysed: missing fields, or a closed-loop (infinite) load.
-func FindKnee(points []Point, opts KneeOptions) (Knee, error) {
+func FindKnee(points []LoadPoint, opts KneeOptions) (Knee, error) {
 	opts = opts.withDefaults()
 	k := Knee{X: opts.X, Y: opts.Y, Rate: math.NaN(), Bracket: [2]float64{math.NaN(), math.NaN()}}
 	c, err := readCurve(points, opts)
@@ -177,7 +177,7 @@ func FindKnee(points []Point, opts KneeOptions) (Knee, error) {
 	return k, nil
 }
 
-func readCurve(points []Point, opts KneeOptions) (curve, error) {
+func readCurve(points []LoadPoint, opts KneeOptions) (curve, error) {
 	xs, err := column("result", points, opts.X)
 	if err != nil {
 		return curve{}, err

@@ -64,15 +64,15 @@ func TestFindKneeSeed003(t *testing.T) {
 
 // linearThenFlat is a server with capacity cap: it achieves ~97% of offered
 // below it and cap above it.
-func linearThenFlat(rates []float64, capacity float64) []Point {
-	pts := make([]Point, len(rates))
+func linearThenFlat(rates []float64, capacity float64) []LoadPoint {
+	pts := make([]LoadPoint, len(rates))
 	for i, r := range rates {
 		y := math.Min(0.97*r, capacity)
 		lat := 80.0
 		if r > capacity {
 			lat = 80 + 500*(r-capacity)
 		}
-		pts[i] = Point{RequestRate: r, RequestThroughput: y, MedianTTFTms: lat}
+		pts[i] = LoadPoint{RequestRate: r, RequestThroughput: y, MedianTTFTms: lat}
 	}
 	return pts
 }
@@ -80,7 +80,7 @@ func linearThenFlat(rates []float64, capacity float64) []Point {
 func TestFindKneeShapes(t *testing.T) {
 	for _, tc := range []struct {
 		name       string
-		points     []Point
+		points     []LoadPoint
 		opts       KneeOptions
 		found      bool
 		method     string
@@ -122,10 +122,10 @@ func TestFindKneeShapes(t *testing.T) {
 		{
 			// Concurrency is not an offered rate: the two-segment fit decides.
 			name: "closed loop by concurrency",
-			points: func() []Point {
-				var pts []Point
+			points: func() []LoadPoint {
+				var pts []LoadPoint
 				for _, c := range []float64{1, 2, 4, 8, 16, 32, 64} {
-					pts = append(pts, Point{RequestRate: math.Inf(1), MaxConcurrency: c,
+					pts = append(pts, LoadPoint{RequestRate: math.Inf(1), MaxConcurrency: c,
 						RequestThroughput: math.Min(0.9*c, 10), MedianTTFTms: 50 * math.Max(1, c/11)})
 				}
 				return pts
@@ -196,7 +196,7 @@ func TestFindKneeErrors(t *testing.T) {
 	if _, err := FindKnee(pts[:2], KneeOptions{Latency: "median_ttft_ms"}); err == nil || !strings.Contains(err.Error(), `point 0 has no field "median_ttft_ms"`) {
 		t.Errorf("missing latency: got %v", err)
 	}
-	closed := []Point{{RequestRate: math.Inf(1), RequestThroughput: 1}, {RequestRate: 1}, {RequestRate: 2}}
+	closed := []LoadPoint{{RequestRate: math.Inf(1), RequestThroughput: 1}, {RequestRate: 1}, {RequestRate: 2}}
 	if _, err := FindKnee(closed, KneeOptions{}); err == nil || !strings.Contains(err.Error(), "closed loop") {
 		t.Errorf("infinite rate: got %v", err)
 	}

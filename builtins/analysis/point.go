@@ -10,16 +10,16 @@ import (
 	"starlab/builtins/sweep/pointschema"
 )
 
-// Point is one load level of a sweep. Field names are those of the sweep's
-// point schema (pointschema.Point), which follow `vllm bench serve`
+// LoadPoint is one load level of a sweep. Field names are those of the sweep's
+// point schema (pointschema.LoadPoint), which follow `vllm bench serve`
 // (request_rate, request_throughput, median_ttft_ms, ...) so that a table
 // copied from a report analyses the same way as a starlab sweep.
 //
-// A Point built as a Go struct literal reports every named field as present.
-// A Point built by PointsFromMaps (or changed with Set) reports only the
+// A LoadPoint built as a Go struct literal reports every named field as present.
+// A LoadPoint built by PointsFromMaps (or changed with Set) reports only the
 // fields it was given, so an analysis that needs a missing field fails with
 // an error naming it instead of silently using zero.
-type Point struct {
+type LoadPoint struct {
 	RequestRate    float64 // offered load, req/s; +Inf for a closed loop
 	MaxConcurrency float64 // client concurrency cap; 0 when none
 	Duration       float64 // measured window, s
@@ -62,7 +62,7 @@ func slotsFromSchema() map[string]int {
 		}
 	}
 	slots := map[string]int{}
-	t := reflect.TypeFor[Point]()
+	t := reflect.TypeFor[LoadPoint]()
 	for i := range t.NumField() {
 		sf := t.Field(i)
 		if sf.Type.Kind() != reflect.Float64 {
@@ -78,7 +78,7 @@ func slotsFromSchema() map[string]int {
 }
 
 // slot is the named field at index i of Point.
-func (p *Point) slot(i int) reflect.Value { return reflect.ValueOf(p).Elem().Field(i) }
+func (p *LoadPoint) slot(i int) reflect.Value { return reflect.ValueOf(p).Elem().Field(i) }
 
 // FieldNames lists the named (non-Extra) fields, sorted.
 func FieldNames() []string {
@@ -93,7 +93,7 @@ func FieldNames() []string {
 // Field returns the value of a field by its vLLM bench name, looking in
 // Extra for names that are not named fields. ok is false when the point does
 // not have the field.
-func (p Point) Field(name string) (float64, bool) {
+func (p LoadPoint) Field(name string) (float64, bool) {
 	if i, known := namedFields[name]; known {
 		if p.present != nil && !p.present[name] {
 			return 0, false
@@ -107,7 +107,7 @@ func (p Point) Field(name string) (float64, bool) {
 // Set assigns a field by name (a named field or an Extra one) and marks it
 // present. After the first Set on a struct-literal Point, only fields given
 // by Set count as present.
-func (p *Point) Set(name string, v float64) {
+func (p *LoadPoint) Set(name string, v float64) {
 	if i, known := namedFields[name]; known {
 		if p.present == nil {
 			p.present = map[string]bool{}
@@ -124,7 +124,7 @@ func (p *Point) Set(name string, v float64) {
 
 // column reads one field from every point, failing with the field name and
 // the point index when a point lacks it or holds NaN.
-func column(who string, points []Point, name string) ([]float64, error) {
+func column(who string, points []LoadPoint, name string) ([]float64, error) {
 	out := make([]float64, len(points))
 	for i, p := range points {
 		v, ok := p.Field(name)
@@ -141,7 +141,7 @@ func column(who string, points []Point, name string) ([]float64, error) {
 
 // suggestField hints at the fields the first point does have, so a typo or a
 // table with other column names is easy to fix.
-func suggestField(points []Point, name string) string {
+func suggestField(points []LoadPoint, name string) string {
 	if len(points) == 0 {
 		return ""
 	}

@@ -37,7 +37,7 @@ func TestPointsFromMaps(t *testing.T) {
 		}
 	}
 	// A struct literal has every named field.
-	if v, ok := (Point{RequestThroughput: 3}).Field("completed"); !ok || v != 0 {
+	if v, ok := (LoadPoint{RequestThroughput: 3}).Field("completed"); !ok || v != 0 {
 		t.Errorf("struct literal: completed = %v, %v", v, ok)
 	}
 	_, err = PointsFromMaps([]map[string]any{{"request_rate": 1}, {"request_rate": []int{1}}})

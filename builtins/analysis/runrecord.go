@@ -6,10 +6,10 @@ import (
 	"starlab/runtime"
 )
 
-// Record is what the analysis builtins computed during a run, kept in the
+// Findings is what the analysis builtins computed during a run, kept in the
 // run's state so that report() includes every knee, scaling, USL fit and
 // hypothesis without the plan passing them again.
-type Record struct {
+type Findings struct {
 	mu         sync.Mutex
 	knees      []NamedKnee
 	scalings   []NamedScaling
@@ -37,58 +37,58 @@ type NamedUSL struct {
 
 type recordKey struct{}
 
-// RecordOf returns the run's analysis record, created on first use.
-func RecordOf(run *runtime.Run) *Record {
-	return runtime.State(run, recordKey{}, func() *Record { return &Record{} })
+// FindingsOf returns the run's analysis record, created on first use.
+func FindingsOf(run *runtime.Run) *Findings {
+	return runtime.State(run, recordKey{}, func() *Findings { return &Findings{} })
 }
 
-func (r *Record) addKnee(k NamedKnee) {
+func (r *Findings) addKnee(k NamedKnee) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.knees = append(r.knees, k)
 }
 
-func (r *Record) addScaling(s NamedScaling) {
+func (r *Findings) addScaling(s NamedScaling) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.scalings = append(r.scalings, s)
 }
 
-func (r *Record) addUSL(f NamedUSL) {
+func (r *Findings) addUSL(f NamedUSL) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.fits = append(r.fits, f)
 }
 
-func (r *Record) addHypothesis(h Hypothesis) error {
+func (r *Findings) addHypothesis(h Hypothesis) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.hypotheses.Add(h)
 }
 
 // Knees returns the knees found so far, in call order.
-func (r *Record) Knees() []NamedKnee {
+func (r *Findings) Knees() []NamedKnee {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return append([]NamedKnee(nil), r.knees...)
 }
 
 // Scalings returns the amdahl() results so far, in call order.
-func (r *Record) Scalings() []NamedScaling {
+func (r *Findings) Scalings() []NamedScaling {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return append([]NamedScaling(nil), r.scalings...)
 }
 
 // USLFits returns the usl() fits so far, in call order.
-func (r *Record) USLFits() []NamedUSL {
+func (r *Findings) USLFits() []NamedUSL {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return append([]NamedUSL(nil), r.fits...)
 }
 
 // Hypotheses returns the hypotheses stated so far, in order.
-func (r *Record) Hypotheses() []Hypothesis {
+func (r *Findings) Hypotheses() []Hypothesis {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.hypotheses.List()

@@ -81,7 +81,7 @@ func filledPoint(t *testing.T) (pointschema.Point, map[string]float64) {
 }
 
 // pointsFromSweepJSON reads points as report and replay do: from a sweep's JSON file.
-func pointsFromSweepJSON(t *testing.T, pts ...pointschema.Point) []Point {
+func pointsFromSweepJSON(t *testing.T, pts ...pointschema.Point) []LoadPoint {
 	t.Helper()
 	data, err := json.Marshal(pts)
 	if err != nil {

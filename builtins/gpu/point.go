@@ -5,9 +5,9 @@ import (
 	"time"
 )
 
-// Point is the `gpu` field of one sweep point: per-device summaries over the
+// PointTelemetry is the `gpu` field of one sweep point: per-device summaries over the
 // measured window plus the totals that put energy next to throughput.
-type Point struct {
+type PointTelemetry struct {
 	Start   time.Time `json:"start"`
 	End     time.Time `json:"end"`
 	Devices []Summary `json:"devices"`
@@ -25,8 +25,8 @@ type Point struct {
 
 // NewPoint builds a sweep point's GPU figure from the window's summaries and
 // the point's output tokens (total_output_tokens over the same window).
-func NewPoint(t0, t1 time.Time, sums []Summary, outputTokens int64) Point {
-	p := Point{Start: t0, End: t1, Devices: sums, OutputTokens: outputTokens}
+func NewPoint(t0, t1 time.Time, sums []Summary, outputTokens int64) PointTelemetry {
+	p := PointTelemetry{Start: t0, End: t1, Devices: sums, OutputTokens: outputTokens}
 	p.EnergyJ, p.EnergyNote = TotalEnergy(sums)
 	if p.EnergyNote == "" {
 		p.MeanPowerW = totalPower(sums)

@@ -19,7 +19,7 @@ import (
 // a plan started: an in-process simulator gets a wall probe, an external
 // server none, and a virtual point a probe over its simulator.
 func TestPointProbe(t *testing.T) {
-	got := map[string]Point{}
+	got := map[string]PointTelemetry{}
 	probe := starlark.NewBuiltin("probe", func(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 		h, _ := server.HandleOf(args[0])
 		r := runtime.FromThread(thread)

@@ -13,9 +13,9 @@ import (
 	"starlab/builtins/virtual"
 )
 
-func decodePoint(t *testing.T, data json.RawMessage) Point {
+func decodePoint(t *testing.T, data json.RawMessage) PointTelemetry {
 	t.Helper()
-	var p Point
+	var p PointTelemetry
 	if err := json.Unmarshal(data, &p); err != nil {
 		t.Fatalf("%v: %s", err, data)
 	}

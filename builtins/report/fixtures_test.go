@@ -95,7 +95,7 @@ func fixtureRun(t *testing.T) (string, Report) {
 	writeJSON(t, filepath.Join(dir, "sweeps", "full.json"), fullSweep())
 
 	r := Report{Title: "Seeds 000, 003, 004", Notes: "Published tables re-analysed."}
-	pts := func(rows []map[string]any) []analysis.Point {
+	pts := func(rows []map[string]any) []analysis.LoadPoint {
 		p, err := analysis.PointsFromMaps(rows)
 		if err != nil {
 			t.Fatal(err)

@@ -50,7 +50,7 @@ func addGiven(run *runtime.Run, tables []GivenPoints) {
 // snapshot assembles the report from the analysis record and this package's state.
 func snapshot(run *runtime.Run, title, notes string) Report {
 	r := Report{Title: title, Notes: notes}
-	rec := analysis.RecordOf(run)
+	rec := analysis.FindingsOf(run)
 	for _, k := range rec.Knees() {
 		r.Knees = append(r.Knees, FromKnee(k.Sweep, k.Knee))
 	}

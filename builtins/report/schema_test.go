@@ -10,11 +10,11 @@ import (
 	"starlab/builtins/sweep/pointschema"
 )
 
-// A sweep written from the real point types (pointschema.Point, gpu.Point) fills every column and
+// A sweep written from the real point types (pointschema.Point, gpu.PointTelemetry) fills every column and
 // note of the report: a field renamed on one side empties a column or drops a note, and fails here.
 func TestReportReadsEveryPointField(t *testing.T) {
 	mem, joules := uint64(2048)<<20, 0.25
-	gpuJSON, err := json.Marshal(gpu.Point{Devices: []gpu.Summary{{MaxMemoryUsed: &mem}}, JoulesPerOutputToken: &joules})
+	gpuJSON, err := json.Marshal(gpu.PointTelemetry{Devices: []gpu.Summary{{MaxMemoryUsed: &mem}}, JoulesPerOutputToken: &joules})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,7 +20,7 @@ type Sweep struct {
 	Name   string
 	Given  bool
 	Rows   []map[string]any
-	Points []analysis.Point
+	Points []analysis.LoadPoint
 }
 
 // LoadSweeps reads every sweeps/*.json of the run directory plus the given tables, sorted by

@@ -19,10 +19,10 @@ type (
 )
 
 // PointFields is the whole schema of a point as sweeps/<name>.json holds it: pointschema.Fields,
-// with the fields of the gpu.Point that fills gpu.
+// with the fields of the gpu.PointTelemetry that fills gpu.
 func PointFields() []pointschema.Field {
 	fields := pointschema.Fields()
-	for _, f := range pointschema.Describe(reflect.TypeFor[gpu.Point]()) {
+	for _, f := range pointschema.Describe(reflect.TypeFor[gpu.PointTelemetry]()) {
 		f.Path, f.Go = pointschema.GPU+"."+f.Path, "GPU."+f.Go
 		fields = append(fields, f)
 	}

@@ -30,7 +30,7 @@ const (
 	ServerMaxKVCacheUsage  = "server_metrics.max_kv_cache_usage"
 	ServerScrapeErrors     = "server_metrics.scrape_errors"
 
-	// gpu holds a gpu.Point; sweep.PointFields describes what is below it.
+	// gpu holds a gpu.PointTelemetry; sweep.PointFields describes what is below it.
 	GPU                     = "gpu"
 	GPUDevices              = "gpu.devices"
 	GPUJoulesPerOutputToken = "gpu.joules_per_output_token"

@@ -62,7 +62,7 @@ type Point struct {
 
 	Client        ClientStats    `json:"client"`
 	ServerMetrics *ServerMetrics `json:"server_metrics"`
-	// GPU is the GPU probe's summary (a gpu.Point: per device, with J/token); null when the GPUs
+	// GPU is the GPU probe's summary (a gpu.PointTelemetry: per device, with J/token); null when the GPUs
 	// were not sampled. It stays raw here so this package need not import gpu; sweep.PointFields
 	// describes it.
 	GPU json.RawMessage `json:"gpu"`

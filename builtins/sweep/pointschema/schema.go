@@ -36,7 +36,7 @@ func (f Field) Key() string {
 }
 
 // Fields describes Point. gpu is a KindObject with nothing below it, since it is raw JSON here;
-// sweep.PointFields adds gpu.Point's fields.
+// sweep.PointFields adds gpu.PointTelemetry's fields.
 func Fields() []Field { return Describe(reflect.TypeFor[Point]()) }
 
 // Lookup finds the field at a JSON path in fields.
