@@ -2,7 +2,6 @@ package runtime
 
 import (
 	"context"
-	"fmt"
 	"hash/fnv"
 	"os"
 	"path/filepath"
@@ -177,10 +176,4 @@ func Sleep(ctx context.Context, d time.Duration) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-}
-
-// ArgError is the error for a bad argument, qualified like Starlark's own unpacking errors:
-// "sweep: for parameter rates: got string, want list of numbers".
-func ArgError(b *starlark.Builtin, param, format string, args ...any) error {
-	return fmt.Errorf("%s: for parameter %s: %s", b.Name(), param, fmt.Sprintf(format, args...))
 }
