@@ -1,13 +1,11 @@
 package sweep
 
 import (
+	"cmp"
 	"context"
-	"encoding/json"
-	"math"
 	"net/http"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -32,80 +30,17 @@ func (t Target) metricsURL() string {
 	return t.MetricsURL
 }
 
-// pointRun is the shared state of one HTTP point.
-type pointRun struct {
-	o      Options
-	spec   PointSpec
-	client *httpClient
-	agg    *Aggregator
-	origin time.Time
-
-	reqCtx    context.Context // cancelled at the end of grace, on stop or on cancellation
-	cancelReq context.CancelFunc
-	stop      chan struct{} // closed to stop sending
-	stopOnce  sync.Once
-	stopWhy   string
-
-	wg       sync.WaitGroup
-	satMu    sync.Mutex
-	sat      *saturation
-	measured atomic.Int64 // sends with intended >= warmup
-	dropped  int
-}
-
-// windowOutputTokens are the output tokens the point's output_throughput counts, so that J/token
-// divides the energy of the measured window by the tokens of the same window (a point stopped
-// early counts every token the server finished in the window).
-func windowOutputTokens(p Point) int {
-	n := float64(p.OutputThroughput) * float64(p.Duration)
-	if math.IsNaN(n) {
-		return 0
-	}
-	return int(math.Round(n))
-}
-
-// finishProbe ends GPU sampling; a failure leaves gpu out of the point and says so in the log.
-func finishProbe(probe GPUProbe, outputTokens int, o Options) json.RawMessage {
-	raw, err := probe.Finish(outputTokens)
-	if err != nil {
-		o.Logger.Warn().Err(err).Msg("sweep: gpu sampling failed")
-		return nil
-	}
-	return raw
-}
-
 // RunPoint runs one load level against an HTTP server. On cancellation it returns the partial
 // point (stopped_early, stop_reason "cancelled") together with ctx's error.
 func RunPoint(ctx context.Context, t Target, o Options, spec PointSpec) (Point, error) {
-	if err := o.validate(spec); err != nil {
+	c, err := newPointCore(o, spec)
+	if err != nil {
 		return Point{}, err
 	}
-	o = o.withDefaults()
-	if t.Endpoint == "" {
-		t.Endpoint = EndpointCompletions
-	}
-	conns := spec.Concurrency
-	if conns == 0 {
-		conns = o.MaxConcurrency
-		if conns == 0 {
-			conns = 1024
-		}
-	}
-	r := &pointRun{o: o, spec: spec, agg: NewAggregator(o.Warmup, o.SLO), stop: make(chan struct{}),
-		client: newHTTPClient(t.URL, t.Model, t.APIKey, t.Endpoint, conns, !o.AllowEOS)}
-	defer r.client.close()
-	if o.StopWhen != nil && spec.Concurrency == 0 {
-		r.sat = newSaturation(*o.StopWhen, o.Warmup)
-	}
-	p := o.newPoint(spec)
-
-	var probe GPUProbe
-	if o.GPU != nil {
-		var err error
-		if probe, err = o.GPU(ctx); err != nil {
-			o.Logger.Warn().Err(err).Msg("sweep: gpu sampling unavailable")
-		}
-	}
+	conns := cmp.Or(spec.Concurrency, o.MaxConcurrency, 1024)
+	client := newHTTPClient(t.URL, t.Model, t.APIKey, cmp.Or(t.Endpoint, EndpointCompletions), conns, !o.AllowEOS)
+	defer client.close()
+	probe := c.startProbe(ctx)
 	scrapeCtx, stopScrape := context.WithCancel(ctx)
 	scraped := make(chan *ServerMetrics, 1)
 	if u := t.metricsURL(); u != "" {
@@ -118,201 +53,145 @@ func RunPoint(ctx context.Context, t Target, o Options, spec PointSpec) (Point, 
 		scraped <- nil
 	}
 
+	r := &wallRun{pointCore: c, do: client.do}
+	sendEnd := r.run(ctx)
+	stopScrape()
+	if probe != nil {
+		probe.Mark(r.origin.Add(c.o.Warmup))
+		probe.Mark(r.origin.Add(sendEnd))
+	}
+	return c.point(sendEnd, probe, <-scraped, ctx.Err())
+}
+
+// wallRun drives a pointCore on the wall clock: a goroutine per request, a semaphore for
+// max_concurrency, a goroutine per closed-loop worker.
+type wallRun struct {
+	*pointCore
+	// do runs one request (the HTTP client's; tests plug in a fake).
+	do     func(ctx context.Context, item Item, rec *Record, origin time.Time) error
+	origin time.Time
+	prog   *progress
+
+	sending   context.Context // ends on stop_when or cancellation: stop sending
+	halt      context.CancelFunc
+	reqCtx    context.Context // ends at the end of grace, on stop or on cancellation
+	cancelReq context.CancelFunc
+	sem       chan struct{} // max_concurrency slots, open loop
+	timer     *time.Timer   // the open loop's, reused for every send
+	wg        sync.WaitGroup
+}
+
+// run sends, waits for in-flight requests and returns the send window's end.
+func (r *wallRun) run(ctx context.Context) time.Duration {
+	r.sending, r.halt = context.WithCancel(ctx)
+	defer r.halt()
 	r.reqCtx, r.cancelReq = context.WithCancel(context.WithoutCancel(ctx))
 	defer r.cancelReq()
 	r.origin = time.Now().Add(5 * time.Millisecond)
-	prog := newProgress(o.Progress, o.Logger, spec, o.NumRequests)
-	monDone := make(chan struct{})
-	go r.monitor(ctx, prog, monDone)
+	r.prog = newProgress(r.o.Progress, r.o.Logger, r.spec, r.o.NumRequests)
+	stopMon, monDone := make(chan struct{}), make(chan struct{})
+	go func() { r.monitor(stopMon); close(monDone) }()
 
 	var sendEnd time.Duration
-	if spec.Concurrency > 0 {
-		sendEnd = r.closedLoop(ctx)
+	if r.spec.Concurrency > 0 {
+		sendEnd = r.closedLoop()
 	} else {
-		sendEnd = r.openLoop(ctx)
+		if r.o.MaxConcurrency > 0 {
+			r.sem = make(chan struct{}, r.o.MaxConcurrency)
+		}
+		r.timer = time.NewTimer(time.Hour)
+		sendEnd = r.openLoop(r)
+		r.timer.Stop()
 	}
-	r.drain(ctx)
-	close(monDone)
-	stopScrape()
-	p.ServerMetrics = <-scraped
-	if r.stopWhy != "" {
-		r.agg.StopAt(sendEnd)
-	}
-	r.agg.Finalize(&p, sendEnd, r.dropped)
-	if probe != nil {
-		probe.Mark(r.origin.Add(o.Warmup))
-		probe.Mark(r.origin.Add(sendEnd))
-		p.GPU = finishProbe(probe, windowOutputTokens(p), o)
-	}
-	prog.update(r.agg, time.Since(r.origin), true)
-	if r.stopWhy != "" {
-		p.StoppedEarly, p.StopReason = true, r.stopWhy
-	}
-	if ctx.Err() != nil {
-		p.StoppedEarly, p.StopReason = true, "cancelled"
-		return p, ctx.Err()
-	}
-	o.finishPoint(&p, spec)
-	return p, nil
+	r.drain()
+	close(stopMon)
+	<-monDone // no stop_when verdict or progress line after this
+	r.prog.update(r.agg, r.now(), true)
+	return sendEnd
 }
 
-func (r *pointRun) halt(why string) {
-	r.stopOnce.Do(func() {
-		r.stopWhy = why
-		close(r.stop)
-	})
-}
+func (r *wallRun) now() time.Duration { return time.Since(r.origin) }
 
-// openLoop sends at origin+offset for every scheduled offset and returns the send window's end.
-func (r *pointRun) openLoop(ctx context.Context) time.Duration {
-	o := &r.o
-	sched, err := NewSchedule(o.Seed, o.pointKey(r.spec), r.spec.Rate, o.Arrival, o.Burstiness)
-	if err != nil {
-		r.halt(err.Error())
-		return 0
+func (r *wallRun) until(t time.Duration) bool {
+	d := time.Until(r.origin.Add(t))
+	if d <= 0 {
+		return true
 	}
-	var sem chan struct{}
-	if o.MaxConcurrency > 0 {
-		sem = make(chan struct{}, o.MaxConcurrency)
-	}
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
-	end := o.Warmup + o.Duration
-	var at time.Duration
-	for i := 0; ; i++ {
-		at = sched.Next()
-		if o.NumRequests > 0 {
-			if int(r.measured.Load()) >= o.NumRequests {
-				return at
-			}
-		} else if at >= end {
-			return end
-		}
-		if d := time.Until(r.origin.Add(at)); d > 0 {
-			timer.Reset(d)
-			select {
-			case <-timer.C:
-			case <-r.stop:
-				return time.Since(r.origin)
-			case <-ctx.Done():
-				return time.Since(r.origin)
-			}
-		}
-		if sem != nil {
-			if o.OnFull == FullDrop {
-				select {
-				case sem <- struct{}{}:
-				default:
-					if at >= o.Warmup {
-						r.dropped++
-						r.measured.Add(1)
-					}
-					continue
-				}
-			} else {
-				select {
-				case sem <- struct{}{}:
-				case <-r.stop:
-					return time.Since(r.origin)
-				case <-ctx.Done():
-					return time.Since(r.origin)
-				}
-			}
-		}
-		if at >= o.Warmup {
-			r.measured.Add(1)
-		}
-		r.wg.Add(1)
-		go func(i int, at time.Duration) {
-			defer r.wg.Done()
-			if sem != nil {
-				defer func() { <-sem }()
-			}
-			r.one(i, at)
-		}(i, at)
+	r.timer.Reset(d)
+	select {
+	case <-r.timer.C:
+		return true
+	case <-r.sending.Done():
+		return false
 	}
 }
 
-// closedLoop runs Concurrency workers back to back (intended = actual send time) and returns when
-// sending is over; workers still finishing a request are left to drain.
-func (r *pointRun) closedLoop(ctx context.Context) time.Duration {
-	o := &r.o
-	end := o.Warmup + o.Duration
-	var next atomic.Int64
-	var last atomic.Int64
-	sendDone := make(chan struct{})
-	var once sync.Once
-	finish := func() { once.Do(func() { close(sendDone) }) }
+func (r *wallRun) slot() bool {
+	select {
+	case r.sem <- struct{}{}:
+		return true
+	default:
+		return false
+	}
+}
+
+func (r *wallRun) queue(i int, at time.Duration) bool {
+	select {
+	case r.sem <- struct{}{}:
+		r.send(i, at)
+		return true
+	case <-r.sending.Done():
+		return false
+	}
+}
+
+func (r *wallRun) send(i int, at time.Duration) {
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		r.one(i, at)
+		if r.sem != nil {
+			<-r.sem
+		}
+	}()
+}
+
+// closedLoop runs Concurrency workers back to back and returns when sending is over; workers
+// still finishing a request are left to drain.
+func (r *wallRun) closedLoop() time.Duration {
+	sending, over := context.WithCancel(r.sending)
+	defer over()
 	time.Sleep(time.Until(r.origin)) // offsets are from origin; none may be negative
-	for w := 0; w < r.spec.Concurrency; w++ {
+	for range r.spec.Concurrency {
 		r.wg.Add(1)
 		go func() {
 			defer r.wg.Done()
-			for {
-				select {
-				case <-r.stop:
-					return
-				case <-ctx.Done():
-					return
-				case <-sendDone:
-					return
-				default:
-				}
-				at := time.Since(r.origin)
-				if o.NumRequests > 0 {
-					if at >= o.Warmup {
-						n := r.measured.Add(1)
-						if n > int64(o.NumRequests) {
-							finish()
-							return
-						}
-						if n == int64(o.NumRequests) {
-							last.Store(int64(at))
-						}
-					}
-				} else if at >= end {
-					finish()
+			for sending.Err() == nil {
+				at := r.now()
+				i, ok := r.take(at)
+				if !ok {
+					over()
 					return
 				}
-				r.one(int(next.Add(1)-1), at)
+				r.one(i, at)
 			}
 		}()
 	}
-	var timeout <-chan time.Time
-	if o.NumRequests == 0 {
-		t := time.NewTimer(time.Until(r.origin.Add(end)))
-		defer t.Stop()
-		timeout = t.C
+	if end, ok := r.deadline(); ok {
+		defer time.AfterFunc(time.Until(r.origin.Add(end)), over).Stop()
 	}
-	select {
-	case <-sendDone:
-	case <-timeout:
-		finish()
-	case <-r.stop:
-	case <-ctx.Done():
-	}
-	if o.NumRequests > 0 {
-		if l := time.Duration(last.Load()); l > 0 {
-			return l
-		}
-		return time.Since(r.origin)
-	}
-	return min(end, time.Since(r.origin))
+	<-sending.Done()
+	return r.closedEnd(r.now())
 }
 
 // one runs request i intended at offset at.
-func (r *pointRun) one(i int, at time.Duration) {
-	r.agg.NoteSent()
-	if r.sat != nil {
-		r.satMu.Lock()
-		r.sat.sent(at)
-		r.satMu.Unlock()
-	}
+func (r *wallRun) one(i int, at time.Duration) {
 	rec := &Record{Index: i, Intended: at}
+	r.sent(rec)
 	ctx, cancel := context.WithTimeout(r.reqCtx, r.o.Timeout)
-	err := r.client.do(ctx, r.o.Dataset.Item(i), rec, r.origin)
+	err := r.do(ctx, r.o.Dataset.Item(i), rec, r.origin)
 	cancel()
-	rec.Done = time.Since(r.origin)
+	rec.Done = r.now()
 	if err != nil {
 		if r.reqCtx.Err() != nil {
 			rec.Incomplete = true
@@ -321,20 +200,12 @@ func (r *pointRun) one(i int, at time.Duration) {
 		}
 		rec.Detail = err.Error()
 	}
-	if r.sat != nil && rec.Err == "" && !rec.Incomplete && rec.ChunkCount > 0 {
-		r.satMu.Lock()
-		r.sat.done(rec.Done, rec.TTFT())
-		r.satMu.Unlock()
-	}
-	r.agg.Add(rec)
-	if r.o.OnRecord != nil {
-		r.o.OnRecord(r.spec, rec)
-	}
+	r.finish(rec)
 }
 
 // drain waits for in-flight requests: up to Grace after a normal end, not at all after an early
 // stop or cancellation (those requests are counted incomplete).
-func (r *pointRun) drain(ctx context.Context) {
+func (r *wallRun) drain() {
 	done := make(chan struct{})
 	go func() { r.wg.Wait(); close(done) }()
 	grace := time.NewTimer(r.o.Grace)
@@ -343,36 +214,31 @@ func (r *pointRun) drain(ctx context.Context) {
 	case <-done:
 		return
 	case <-grace.C:
-	case <-r.stop:
-	case <-ctx.Done():
+	case <-r.sending.Done():
 	}
 	r.cancelReq()
 	<-done
 }
 
-// monitor refreshes progress and checks stop_when once a second.
-func (r *pointRun) monitor(ctx context.Context, prog *progress, done chan struct{}) {
-	tick := time.NewTicker(prog.opt.Interval)
+// monitor refreshes progress and judges stop_when at each whole second of the point, as virtual
+// time does.
+func (r *wallRun) monitor(done chan struct{}) {
+	tick := time.NewTicker(r.prog.opt.Interval)
 	defer tick.Stop()
-	lastCheck := time.Now()
-	for {
+	second := time.NewTimer(time.Until(r.origin.Add(time.Second)))
+	defer second.Stop()
+	for next := 2 * time.Second; ; {
 		select {
 		case <-done:
 			return
-		case <-ctx.Done():
-			return
 		case <-tick.C:
-		}
-		prog.update(r.agg, time.Since(r.origin), false)
-		if r.sat != nil && time.Since(lastCheck) >= time.Second {
-			lastCheck = time.Now()
-			r.satMu.Lock()
-			stop, why := r.sat.check(time.Since(r.origin))
-			r.satMu.Unlock()
-			if stop {
-				r.o.Logger.Warn().Str("point", r.spec.String()).Str("reason", why).Msg("sweep: stopping point early")
-				r.halt(why)
+			r.prog.update(r.agg, r.now(), false)
+		case <-second.C:
+			if r.check(r.now()) {
+				r.halt()
 			}
+			second.Reset(time.Until(r.origin.Add(next)))
+			next += time.Second
 		}
 	}
 }

@@ -3,7 +3,8 @@ package sweep
 import (
 	"context"
 	"errors"
-	"sort"
+	"maps"
+	"slices"
 	"time"
 
 	"starlab/builtins/virtual"
@@ -15,95 +16,72 @@ import (
 // back. Per-request timeouts are judged at completion (the contract has no cancel): a request
 // finishing after its timeout is counted as "timeout".
 func RunVirtualPoint(ctx context.Context, srv virtual.Server, o Options, spec PointSpec) (Point, error) {
-	if err := o.validate(spec); err != nil {
+	c, err := newPointCore(o, spec)
+	if err != nil {
 		return Point{}, err
 	}
-	o = o.withDefaults()
-	v := &vrun{o: o, spec: spec, srv: srv, base: srv.Now(), agg: NewAggregator(o.Warmup, o.SLO),
-		track: newServerTracker(), inflight: map[*Record]bool{}}
-	if o.StopWhen != nil && spec.Concurrency == 0 {
-		v.sat = newSaturation(*o.StopWhen, o.Warmup)
-	}
-	p := o.newPoint(spec)
-	if o.GPU != nil {
-		probe, gerr := o.GPU(ctx)
-		if gerr != nil {
-			o.Logger.Warn().Err(gerr).Msg("sweep: gpu sampling unavailable")
-		}
-		v.probe = probe
-	}
-	var err error
-	var sendEnd time.Duration
-	if spec.Concurrency > 0 {
-		sendEnd, err = v.closed(ctx)
-	} else {
-		sendEnd, err = v.open(ctx)
-	}
-	if err == nil && v.probe != nil {
-		// The window's end: the clock may still be at the last send.
-		if v.now() < sendEnd {
-			_, err = v.advance(ctx, sendEnd)
-		}
-		v.mark(sendEnd)
-	}
-	if err == nil {
-		err = v.drain(ctx, sendEnd)
-	}
-	// Requests still in flight are incomplete; finish them in send order so the requests file is
-	// the same for the same seed.
-	left := make([]*Record, 0, len(v.inflight))
-	for r := range v.inflight {
-		left = append(left, r)
-	}
-	sort.Slice(left, func(i, j int) bool { return left[i].Index < left[j].Index })
-	if len(left) > 0 {
-		defer v.flushServer()
-	}
-	for _, r := range left {
-		r.Incomplete = true
-		r.Done = v.now()
-		v.finish(r)
-	}
-	v.track.add(v.sample())
-	p.ServerMetrics = &v.track.m
-	if v.stopWhy != "" {
-		v.agg.StopAt(sendEnd)
-	}
-	v.agg.Finalize(&p, sendEnd, v.dropped)
-	if v.probe != nil {
-		if v.marks < 2 {
-			// Stopped or cancelled before the window ended: close it where the clock is.
-			v.mark(min(sendEnd, v.now()))
-		}
-		p.GPU = finishProbe(v.probe, windowOutputTokens(p), o)
-	}
-	if v.stopWhy != "" {
-		p.StoppedEarly, p.StopReason = true, v.stopWhy
-	}
-	if err != nil {
-		p.StoppedEarly, p.StopReason = true, "cancelled"
-		return p, err
-	}
-	o.finishPoint(&p, spec)
-	return p, nil
+	v := newVrun(ctx, c, srv)
+	sendEnd := v.run()
+	return c.point(sendEnd, v.probe, &v.track.m, v.err)
 }
 
+// vrun drives a pointCore in the server's virtual time, on one goroutine.
 type vrun struct {
-	o        Options
-	spec     PointSpec
+	*pointCore
+	ctx      context.Context
+	err      error // the run's cancellation, once seen
 	srv      virtual.Server
 	base     time.Duration
-	agg      *Aggregator
 	track    *serverTracker
-	sat      *saturation
 	inflight map[*Record]bool
 	pending  []*Record // open loop, waiting for a max_concurrency slot
-	dropped  int
-	stopWhy  string
 	nextTick time.Duration
 	closedFn func(at time.Duration)
 	probe    GPUProbe
 	marks    int // window boundaries marked on the probe
+}
+
+func newVrun(ctx context.Context, c *pointCore, srv virtual.Server) *vrun {
+	return &vrun{pointCore: c, ctx: ctx, srv: srv, base: srv.Now(), track: newServerTracker(),
+		inflight: map[*Record]bool{}, probe: c.startProbe(ctx)}
+}
+
+// run sends, drains and finishes requests still in flight as incomplete; it returns the send
+// window's end.
+func (v *vrun) run() time.Duration {
+	var sendEnd time.Duration
+	if v.spec.Concurrency > 0 {
+		sendEnd = v.closedLoop()
+	} else {
+		sendEnd = v.openLoop(v)
+	}
+	if v.err == nil && v.probe != nil {
+		// The window's end: the clock may still be at the last send.
+		if v.now() < sendEnd {
+			v.until(sendEnd)
+		}
+		v.mark(sendEnd)
+	}
+	if v.err == nil {
+		v.drain(sendEnd)
+	}
+	// Requests still in flight are incomplete; finish them in send order so the requests file is
+	// the same for the same seed.
+	left := slices.SortedFunc(maps.Keys(v.inflight), func(a, b *Record) int { return a.Index - b.Index })
+	for _, r := range left {
+		r.Incomplete = true
+		r.Done = v.now()
+		v.complete(r)
+	}
+	v.track.add(v.sample())
+	if v.probe != nil && v.marks < 2 {
+		// Stopped or cancelled before the window ended: close it where the clock is.
+		v.mark(min(sendEnd, v.now()))
+	}
+	if len(left) > 0 {
+		v.flushServer()
+	}
+	return sendEnd
 }
 
 // vtime maps an origin-relative virtual time onto the probe's time axis.
@@ -120,11 +98,7 @@ func (v *vrun) mark(t time.Duration) {
 // flushServer runs abandoned requests to completion in virtual time (the contract has no cancel),
 // so the next point starts on an idle server; their events are ignored.
 func (v *vrun) flushServer() {
-	for {
-		t, ok := v.srv.NextEvent()
-		if !ok {
-			return
-		}
+	for t, ok := v.srv.NextEvent(); ok; t, ok = v.srv.NextEvent() {
 		v.srv.RunUntil(t)
 	}
 }
@@ -137,51 +111,50 @@ func (v *vrun) sample() serverSample {
 		preemptions: float64(s.Preemptions), hasPreempt: true}
 }
 
-// advance runs the server up to origin-relative t, sampling stats and checking stop_when at every
-// virtual second on the way. It returns false when the point must stop.
-func (v *vrun) advance(ctx context.Context, t time.Duration) (bool, error) {
+// until runs the server up to origin-relative t, sampling stats and checking stop_when at every
+// virtual second on the way. It returns false when the point must stop (v.err when cancelled).
+func (v *vrun) until(t time.Duration) bool {
 	if v.probe != nil && v.marks == 0 && t >= v.o.Warmup {
 		// The window opens at the end of warmup: mark it with the clock exactly there.
-		if ok, err := v.tickUntil(ctx, v.o.Warmup); !ok {
-			return ok, err
+		if !v.tickUntil(v.o.Warmup) {
+			return false
 		}
 		v.mark(v.o.Warmup)
 	}
-	return v.tickUntil(ctx, t)
+	return v.tickUntil(t)
 }
 
-// tickUntil is advance without the window mark.
-func (v *vrun) tickUntil(ctx context.Context, t time.Duration) (bool, error) {
+// tickUntil is until without the window mark.
+func (v *vrun) tickUntil(t time.Duration) bool {
 	for v.nextTick <= t {
 		v.srv.RunUntil(v.base + v.nextTick)
 		v.track.add(v.sample())
 		if v.probe != nil {
 			v.probe.Tick(v.vtime(v.nextTick))
 		}
-		if err := ctx.Err(); err != nil {
-			return false, err
-		}
-		if v.sat != nil {
-			if stop, why := v.sat.check(v.nextTick); stop {
-				v.stopWhy = why
-				v.o.Logger.Warn().Str("point", v.spec.String()).Str("reason", why).Msg("sweep: stopping point early")
-				return false, nil
-			}
+		if v.err = v.ctx.Err(); v.err != nil || v.check(v.nextTick) {
+			return false
 		}
 		v.nextTick += time.Second
 	}
 	v.srv.RunUntil(v.base + t)
-	return true, nil
+	return true
+}
+
+// The pacer: waiting is running the server; a send that finds every slot taken queues and goes
+// out when a request finishes.
+func (v *vrun) slot() bool                   { return len(v.inflight) < v.o.MaxConcurrency }
+func (v *vrun) send(i int, at time.Duration) { v.submit(&Record{Index: i, Intended: at}, at) }
+func (v *vrun) queue(i int, at time.Duration) bool {
+	v.pending = append(v.pending, &Record{Index: i, Intended: at})
+	return true
 }
 
 func (v *vrun) submit(r *Record, at time.Duration) {
 	item := v.o.Dataset.Item(r.Index)
 	r.Sent, r.InputTokens = at, item.PromptTokens
 	v.inflight[r] = true
-	v.agg.NoteSent()
-	if v.sat != nil {
-		v.sat.sent(r.Intended)
-	}
+	v.sent(r)
 	req := virtual.Request{PromptTokens: item.PromptTokens, MaxTokens: item.OutputTokens}
 	if !v.o.AllowEOS {
 		req.MinTokens, req.IgnoreEOS = item.OutputTokens, true
@@ -214,7 +187,7 @@ func (v *vrun) submit(r *Record, at time.Duration) {
 			case t-r.Intended > v.o.Timeout:
 				r.Err, r.Detail = "timeout", "finished after the per-request timeout"
 			}
-			v.finish(r)
+			v.complete(r)
 			if len(v.pending) > 0 {
 				next := v.pending[0]
 				v.pending = v.pending[1:]
@@ -238,112 +211,43 @@ func classifyVirtual(err error) string {
 	return "server_error: " + msg
 }
 
-func (v *vrun) finish(r *Record) {
+func (v *vrun) complete(r *Record) {
 	delete(v.inflight, r)
-	if v.sat != nil && r.Err == "" && !r.Incomplete && r.ChunkCount > 0 {
-		v.sat.done(r.Done, r.TTFT())
-	}
-	v.agg.Add(r)
-	if v.o.OnRecord != nil {
-		v.o.OnRecord(v.spec, r)
-	}
+	v.finish(r)
 }
 
-func (v *vrun) open(ctx context.Context) (time.Duration, error) {
-	o := &v.o
-	sched, err := NewSchedule(o.Seed, o.pointKey(v.spec), v.spec.Rate, o.Arrival, o.Burstiness)
-	if err != nil {
-		return 0, err
+// closedLoop starts Concurrency workers at 0; each completion is its worker's next send.
+func (v *vrun) closedLoop() time.Duration {
+	v.closedFn = func(at time.Duration) {
+		if i, ok := v.take(at); ok {
+			v.submit(&Record{Index: i, Intended: at}, at)
+		}
 	}
-	end := o.Warmup + o.Duration
-	measured := 0
-	for i := 0; ; i++ {
-		at := sched.Next()
-		if o.NumRequests > 0 && measured >= o.NumRequests {
-			return at, nil
-		}
-		if o.NumRequests == 0 && at >= end {
-			return end, nil
-		}
-		if ok, err := v.advance(ctx, at); !ok {
-			return v.now(), err
-		}
-		if at >= o.Warmup {
-			measured++
-		}
-		r := &Record{Index: i, Intended: at}
-		if o.MaxConcurrency > 0 && len(v.inflight) >= o.MaxConcurrency {
-			if o.OnFull == FullDrop {
-				if at >= o.Warmup {
-					v.dropped++
-				}
-				continue
-			}
-			v.pending = append(v.pending, r)
-			continue
-		}
-		v.submit(r, at)
+	defer func() { v.closedFn = nil }()
+	for range v.spec.Concurrency {
+		v.closedFn(0)
 	}
-}
-
-func (v *vrun) closed(ctx context.Context) (time.Duration, error) {
-	o := &v.o
-	end := o.Warmup + o.Duration
-	next, measured := 0, 0
-	var last time.Duration
-	stopped := false
-	send := func(at time.Duration) {
-		if stopped {
-			return
-		}
-		if o.NumRequests > 0 {
-			if at >= o.Warmup {
-				if measured >= o.NumRequests {
-					stopped = true
-					return
-				}
-				measured++
-				last = at
-			}
-		} else if at >= end {
-			stopped = true
-			return
-		}
-		r := &Record{Index: next, Intended: at}
-		next++
-		v.submit(r, at)
-	}
-	v.closedFn = send
-	for w := 0; w < v.spec.Concurrency; w++ {
-		send(0)
-	}
-	for !stopped && len(v.inflight) > 0 {
+	end, timed := v.deadline()
+	for !v.over && len(v.inflight) > 0 {
 		t, ok := v.srv.NextEvent()
 		if !ok {
 			break
 		}
-		if o.NumRequests == 0 && t-v.base > end {
-			t = v.base + end
+		t -= v.base
+		if timed {
+			t = min(t, end)
 		}
-		if ok, err := v.advance(ctx, t-v.base); !ok {
-			v.closedFn = nil
-			return v.now(), err
-		}
-		if o.NumRequests == 0 && v.now() >= end {
+		if !v.until(t) || timed && v.now() >= end {
 			break
 		}
 	}
-	v.closedFn = nil
-	if o.NumRequests > 0 {
-		return last, nil
-	}
-	return end, nil
+	return v.closedEnd(v.now())
 }
 
 // drain runs the server until every in-flight request is done or the grace period ends.
-func (v *vrun) drain(ctx context.Context, sendEnd time.Duration) error {
-	if v.stopWhy != "" {
-		return nil
+func (v *vrun) drain(sendEnd time.Duration) {
+	if v.stopWhy != "" { // one goroutine: no lock needed
+		return
 	}
 	limit := max(sendEnd, v.now()) + v.o.Grace
 	for len(v.inflight) > 0 || len(v.pending) > 0 {
@@ -351,8 +255,8 @@ func (v *vrun) drain(ctx context.Context, sendEnd time.Duration) error {
 		if !ok || t-v.base > limit {
 			break
 		}
-		if ok, err := v.advance(ctx, t-v.base); !ok {
-			return err
+		if !v.until(t - v.base) {
+			return
 		}
 	}
 	for _, r := range v.pending {
@@ -360,7 +264,6 @@ func (v *vrun) drain(ctx context.Context, sendEnd time.Duration) error {
 		v.inflight[r] = true
 	}
 	v.pending = nil
-	return nil
 }
 
 // RunVirtual runs a sweep against a virtual-time server; points run one after another on the
