@@ -1,6 +1,7 @@
 package sweep
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -23,12 +24,18 @@ const (
 	EndpointChat        Endpoint = "chat"
 )
 
-// httpClient streams one request at a time per goroutine over one shared transport.
+// httpClient streams one request at a time per goroutine over one shared transport. It builds
+// the request body itself and reads the event stream with stream.go's reader: go-openai, used
+// before, decoded every token by reflection and had no way to send ignore_eos or to drain a
+// finished stream for connection reuse. Its error types are kept, so classify and the error texts
+// are unchanged.
 type httpClient struct {
-	oa        *openai.Client
+	hc        *http.Client
 	transport *http.Transport
+	url       string
+	header    http.Header
 	endpoint  Endpoint
-	model     string
+	model     []byte // JSON-quoted
 	ignoreEOS bool
 }
 
@@ -44,11 +51,21 @@ func newHTTPClient(baseURL, model, apiKey string, ep Endpoint, conns int, ignore
 		IdleConnTimeout:     90 * time.Second,
 		DisableCompression:  true,
 	}
-	cfg := openai.DefaultConfig(apiKey)
-	cfg.BaseURL = apiBase(baseURL)
-	cfg.HTTPClient = injectDoer{c: &http.Client{Transport: tr}}
-	cfg.EmptyMessagesLimit = 1000
-	return &httpClient{oa: openai.NewClientWithConfig(cfg), transport: tr, endpoint: ep, model: model, ignoreEOS: ignoreEOS}
+	url := apiBase(baseURL) + "/completions"
+	if ep == EndpointChat {
+		url = apiBase(baseURL) + "/chat/completions"
+	}
+	h := http.Header{}
+	h.Set("Content-Type", "application/json")
+	h.Set("Accept", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("Connection", "keep-alive")
+	if apiKey != "" {
+		h.Set("Authorization", "Bearer "+apiKey)
+	}
+	m, _ := json.Marshal(model)
+	return &httpClient{hc: &http.Client{Transport: tr}, transport: tr, url: url, header: h, endpoint: ep,
+		model: m, ignoreEOS: ignoreEOS}
 }
 
 // apiBase accepts a server URL with or without the /v1 suffix.
@@ -62,59 +79,39 @@ func apiBase(u string) string {
 
 func (c *httpClient) close() { c.transport.CloseIdleConnections() }
 
-type rawStream interface {
-	RecvRaw() ([]byte, error)
-	Close() error
-}
-
-// chunk is the part of a completions or chat stream event the metrics need.
-type chunk struct {
-	Choices []struct {
-		Text  string `json:"text"`
-		Delta struct {
-			Content          string `json:"content"`
-			ReasoningContent string `json:"reasoning_content"`
-		} `json:"delta"`
-	} `json:"choices"`
-	Usage *struct {
-		PromptTokens     int `json:"prompt_tokens"`
-		CompletionTokens int `json:"completion_tokens"`
-	} `json:"usage"`
-}
-
-// do sends item and fills rec (times relative to origin). Each RecvRaw is one SSE event, timed on
-// arrival. A returned error is classified by the caller.
+// do sends item and fills rec (times relative to origin). A returned error is classified by the
+// caller.
 func (c *httpClient) do(ctx context.Context, item Item, rec *Record, origin time.Time) error {
-	st := &reqState{ignoreEOS: c.ignoreEOS}
-	if c.ignoreEOS {
-		st.minTokens = item.OutputTokens
-	}
-	ctx = withState(ctx, st)
 	rec.InputTokens = item.PromptTokens
 	rec.Sent = time.Since(origin)
-	so := &openai.StreamOptions{IncludeUsage: true}
-	var s rawStream
-	var err error
-	if c.endpoint == EndpointChat {
-		s, err = c.oa.CreateChatCompletionStream(ctx, openai.ChatCompletionRequest{
-			Model: c.model, MaxTokens: item.OutputTokens, Stream: true, StreamOptions: so,
-			Messages: []openai.ChatCompletionMessage{{Role: openai.ChatMessageRoleUser, Content: item.Prompt}},
-		})
-	} else {
-		s, err = c.oa.CreateCompletionStream(ctx, openai.CompletionRequest{
-			Model: c.model, Prompt: item.Prompt, MaxTokens: item.OutputTokens, Stream: true, StreamOptions: so,
-		})
-	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url, bytes.NewReader(c.body(item)))
 	if err != nil {
 		return err
 	}
-	defer s.Close()
-	var ev chunk
+	req.Header = c.header.Clone()
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return err
+	}
+	if rec.Chunks == nil { // one allocation for the usual stream instead of a doubling series
+		rec.Chunks = make([]time.Duration, 0, min(max(item.OutputTokens, 1), 4096))
+	}
+	return readResponse(resp, rec, origin)
+}
+
+// readResponse reads a streamed reply into rec, stamping each event as it is read.
+func readResponse(resp *http.Response, rec *Record, origin time.Time) error {
+	if resp.StatusCode < http.StatusOK || resp.StatusCode >= http.StatusBadRequest {
+		defer resp.Body.Close()
+		return errorResponse(resp)
+	}
+	s := sseStream{lines: newLineReader(resp.Body)}
+	defer s.close(resp.Body)
 	for {
-		raw, err := s.RecvRaw()
+		raw, err := s.next()
 		now := time.Since(origin)
 		if errors.Is(err, io.EOF) {
-			if !st.sawDone {
+			if !s.done {
 				return errStreamCut
 			}
 			return nil
@@ -122,19 +119,11 @@ func (c *httpClient) do(ctx context.Context, item Item, rec *Record, origin time
 		if err != nil {
 			return err
 		}
-		ev.Choices, ev.Usage = ev.Choices[:0], nil
-		if err := json.Unmarshal(raw, &ev); err != nil {
-			return fmt.Errorf("%w: %v", errMalformed, err)
+		ev, err := decodeChunk(raw)
+		if err != nil {
+			return err
 		}
-		content := false
-		for i := range ev.Choices {
-			ch := &ev.Choices[i]
-			if ch.Text != "" || ch.Delta.Content != "" || ch.Delta.ReasoningContent != "" {
-				content = true
-				ch.Text, ch.Delta.Content, ch.Delta.ReasoningContent = "", "", ""
-			}
-		}
-		if content {
+		if ev.content {
 			if rec.ChunkCount == 0 {
 				rec.First = now
 			}
@@ -142,14 +131,45 @@ func (c *httpClient) do(ctx context.Context, item Item, rec *Record, origin time
 			rec.ChunkCount++
 			rec.Chunks = append(rec.Chunks, now)
 		}
-		if ev.Usage != nil {
+		if ev.usage {
 			rec.UsageReported = true
-			rec.OutputTokens = ev.Usage.CompletionTokens
-			if ev.Usage.PromptTokens > 0 {
-				rec.InputTokens = ev.Usage.PromptTokens
+			rec.OutputTokens = ev.completion
+			if ev.prompt > 0 {
+				rec.InputTokens = ev.prompt
 			}
 		}
 	}
+}
+
+// close ends a stream: a finished one is drained first so that the transport reuses the
+// connection (a body closed unread makes it hang up).
+func (s *sseStream) close(body io.ReadCloser) {
+	if s.done {
+		io.Copy(io.Discard, io.LimitReader(body, 64<<10))
+	}
+	body.Close()
+	s.lines.release()
+}
+
+// errorResponse turns a failed HTTP response into go-openai's error for it: *openai.APIError when
+// the body is an OpenAI error object, else *openai.RequestError.
+func errorResponse(resp *http.Response) error {
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return fmt.Errorf("error, reading response body: %w", err)
+	}
+	var er openai.ErrorResponse
+	err = json.Unmarshal(body, &er)
+	if err != nil || er.Error == nil {
+		reqErr := &openai.RequestError{HTTPStatus: resp.Status, HTTPStatusCode: resp.StatusCode, Err: err, Body: body}
+		if er.Error != nil {
+			reqErr.Err = er.Error
+		}
+		return reqErr
+	}
+	er.Error.HTTPStatus = resp.Status
+	er.Error.HTTPStatusCode = resp.StatusCode
+	return er.Error
 }
 
 var (

@@ -10,7 +10,8 @@ import (
 	"time"
 )
 
-// fakeServer streams real SSE like vLLM's OpenAI server, with injectable faults.
+// fakeServer streams real SSE shaped like vLLM's OpenAI server's (same fields per event, a role-only
+// first delta for chat), with injectable faults.
 type fakeServer struct {
 	TokenDelay time.Duration
 	Status     int // non-zero: reply with this status
@@ -67,6 +68,9 @@ func (f *fakeServer) complete(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/event-stream")
 	fl := w.(http.Flusher)
 	chat := body.Messages != nil
+	if chat {
+		fmt.Fprint(w, "data: {\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"created\":1730000000,\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"},\"logprobs\":null,\"finish_reason\":null}]}\n\n")
+	}
 	for i := 0; i < body.MaxTokens; i++ {
 		if f.TokenDelay > 0 {
 			time.Sleep(f.TokenDelay)
@@ -85,14 +89,14 @@ func (f *fakeServer) complete(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if chat {
-			fmt.Fprintf(w, "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\" w%d\"}}]}\n\n", i)
+			fmt.Fprintf(w, "data: {\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"created\":1730000000,\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\" w%d\"},\"logprobs\":null,\"finish_reason\":null}]}\n\n", i)
 		} else {
-			fmt.Fprintf(w, "data: {\"choices\":[{\"index\":0,\"text\":\" w%d\"}]}\n\n", i)
+			fmt.Fprintf(w, "data: {\"id\":\"cmpl-1\",\"object\":\"text_completion\",\"created\":1730000000,\"model\":\"m\",\"choices\":[{\"index\":0,\"text\":\" w%d\",\"logprobs\":null,\"finish_reason\":null,\"stop_reason\":null}],\"usage\":null}\n\n", i)
 		}
 		fl.Flush()
 	}
 	if !f.NoUsage {
-		fmt.Fprintf(w, "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":7,\"completion_tokens\":%d}}\n\n", body.MaxTokens)
+		fmt.Fprintf(w, "data: {\"id\":\"cmpl-1\",\"object\":\"text_completion\",\"created\":1730000000,\"model\":\"m\",\"choices\":[],\"usage\":{\"prompt_tokens\":7,\"total_tokens\":%d,\"completion_tokens\":%d}}\n\n", 7+body.MaxTokens, body.MaxTokens)
 	}
 	fmt.Fprint(w, "data: [DONE]\n\n")
 	fl.Flush()
