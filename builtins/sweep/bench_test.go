@@ -119,7 +119,7 @@ func BenchmarkOpenLoop(b *testing.B) {
 			var short, all atomic.Int64
 			o := Options{Dataset: ds, Seed: 1, Key: "bench", Duration: dur, Warmup: warmup, Arrival: ArrivalConstant,
 				Progress: ProgressOptions{Disable: true}, Timeout: 10 * time.Second, Grace: 5 * time.Second,
-				OnRecord: func(_ PointSpec, r *Record) {
+				OnRecord: func(_ PointSpec, r *RequestRecord) {
 					all.Add(1)
 					if r.ChunkCount != 64 || r.OutputTokens != 64 || !r.UsageReported {
 						short.Add(1)
@@ -258,7 +258,7 @@ func BenchmarkAggregateMillion(b *testing.B) {
 			for c := range chunks {
 				chunks[c] = at + time.Duration(50+c*10)*time.Millisecond
 			}
-			a.Add(&Record{Index: r, Intended: at, Sent: at, First: chunks[0], Last: chunks[tokens-1], Done: chunks[tokens-1],
+			a.Add(&RequestRecord{Index: r, Intended: at, Sent: at, First: chunks[0], Last: chunks[tokens-1], Done: chunks[tokens-1],
 				Chunks: chunks, ChunkCount: tokens, InputTokens: 128, OutputTokens: tokens, UsageReported: true})
 		}
 		runtime.GC()

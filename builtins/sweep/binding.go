@@ -67,7 +67,7 @@ func sweepBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tu
 	if a.seed == 0 {
 		a.seed = r.Seed
 	}
-	sweeps := runtime.State(r, sweepsKey{}, func() *sweepRegistry { return &sweepRegistry{byName: map[string]*sweepRecord{}} })
+	sweeps := runtime.State(r, sweepsKey{}, func() *sweepRegistry { return &sweepRegistry{byName: map[string]*namedSweep{}} })
 	rec, err := sweeps.claim(a.name, a.server)
 	if err != nil {
 		return nil, paramerr.Wrap("name", err)
@@ -216,15 +216,15 @@ type sweepsKey struct{}
 // sweepRegistry holds the run's sweeps by name: their files are sweeps/<name>.*. A sweep called
 // again with the same explicit name and server continues that sweep (an adaptive search adds its
 // points one call at a time); unnamed sweeps get unique names.
-type sweepRegistry struct{ byName map[string]*sweepRecord }
+type sweepRegistry struct{ byName map[string]*namedSweep }
 
-type sweepRecord struct {
+type namedSweep struct {
 	name      string
 	serverKey string
 	points    []Point
 }
 
-func (reg *sweepRegistry) claim(name string, srv *server.Handle) (*sweepRecord, error) {
+func (reg *sweepRegistry) claim(name string, srv *server.Handle) (*namedSweep, error) {
 	if name != "" {
 		if rec, ok := reg.byName[name]; ok {
 			if rec.serverKey != srv.Key {
@@ -238,7 +238,7 @@ func (reg *sweepRegistry) claim(name string, srv *server.Handle) (*sweepRecord, 
 			name = fmt.Sprintf("%s-%d", srv.Name(), i)
 		}
 	}
-	rec := &sweepRecord{name: name, serverKey: srv.Key}
+	rec := &namedSweep{name: name, serverKey: srv.Key}
 	reg.byName[name] = rec
 	return rec, nil
 }

@@ -81,7 +81,7 @@ func (c *httpClient) close() { c.transport.CloseIdleConnections() }
 
 // do sends item and fills rec (times relative to origin). A returned error is classified by the
 // caller.
-func (c *httpClient) do(ctx context.Context, item Item, rec *Record, origin time.Time) error {
+func (c *httpClient) do(ctx context.Context, item Item, rec *RequestRecord, origin time.Time) error {
 	rec.InputTokens = item.PromptTokens
 	rec.Sent = time.Since(origin)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url, bytes.NewReader(c.body(item)))
@@ -100,7 +100,7 @@ func (c *httpClient) do(ctx context.Context, item Item, rec *Record, origin time
 }
 
 // readResponse reads a streamed reply into rec, stamping each event as it is read.
-func readResponse(resp *http.Response, rec *Record, origin time.Time) error {
+func readResponse(resp *http.Response, rec *RequestRecord, origin time.Time) error {
 	if resp.StatusCode < http.StatusOK || resp.StatusCode >= http.StatusBadRequest {
 		defer resp.Body.Close()
 		return errorResponse(resp)

@@ -27,7 +27,7 @@ func (m svcModel) doneAt(sent time.Duration, tokens int) time.Duration {
 }
 
 // do stands in for the HTTP client in the wall runner.
-func (m svcModel) do(ctx context.Context, item Item, rec *Record, origin time.Time) error {
+func (m svcModel) do(ctx context.Context, item Item, rec *RequestRecord, origin time.Time) error {
 	rec.InputTokens = item.PromptTokens
 	rec.Sent = time.Since(origin)
 	done := m.doneAt(rec.Sent, item.OutputTokens)
@@ -99,7 +99,7 @@ type driven struct {
 	point   Point
 }
 
-func (d *driven) note(_ PointSpec, r *Record) {
+func (d *driven) note(_ PointSpec, r *RequestRecord) {
 	d.sends = append(d.sends, sendRec{r.Index, r.Intended, r.Sent, r.Done, r.Incomplete})
 }
 
@@ -109,7 +109,7 @@ func driveWall(t *testing.T, o Options, spec PointSpec, m svcModel) driven {
 	var d driven
 	synctest.Test(t, func(t *testing.T) {
 		var mu sync.Mutex
-		o.OnRecord = func(s PointSpec, r *Record) { mu.Lock(); d.note(s, r); mu.Unlock() }
+		o.OnRecord = func(s PointSpec, r *RequestRecord) { mu.Lock(); d.note(s, r); mu.Unlock() }
 		c, err := newPointCore(o, spec)
 		if err != nil {
 			t.Fatal(err)

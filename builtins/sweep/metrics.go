@@ -62,7 +62,7 @@ const tokenBucket = 10 * time.Millisecond
 
 // noteGenerated spreads a request's output tokens over its content chunks' arrival times (a chunk
 // may carry several tokens when the server merges them).
-func (a *Aggregator) noteGenerated(r *Record, chunks []time.Duration) {
+func (a *Aggregator) noteGenerated(r *RequestRecord, chunks []time.Duration) {
 	if len(chunks) == 0 {
 		return
 	}
@@ -115,7 +115,7 @@ func NewAggregator(warmup time.Duration, slo map[string]float64) *Aggregator {
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 // Add folds one finished record in and releases its chunk times.
-func (a *Aggregator) Add(r *Record) {
+func (a *Aggregator) Add(r *RequestRecord) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	r.finish()
@@ -177,7 +177,7 @@ func (a *Aggregator) Add(r *Record) {
 }
 
 // meetsSLO reports whether a finished request met every SLO.
-func (a *Aggregator) meetsSLO(r *Record) bool {
+func (a *Aggregator) meetsSLO(r *RequestRecord) bool {
 	if lim, ok := a.slo["ttft"]; ok && ms(r.TTFT()) > lim {
 		return false
 	}

@@ -75,7 +75,7 @@ type Options struct {
 	GPU            GPUHook
 	// OnRecord sees every finished request (warmup included, Warmup set) after aggregation; it
 	// must not keep Chunks (already nil). Called from many goroutines in HTTP runs.
-	OnRecord func(spec PointSpec, r *Record)
+	OnRecord func(spec PointSpec, r *RequestRecord)
 	Logger   zerolog.Logger
 	Progress ProgressOptions
 }

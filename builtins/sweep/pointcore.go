@@ -167,7 +167,7 @@ func (c *pointCore) check(now time.Duration) bool {
 }
 
 // sent notes a request going out.
-func (c *pointCore) sent(r *Record) {
+func (c *pointCore) sent(r *RequestRecord) {
 	c.agg.NoteSent()
 	if c.sat != nil {
 		c.mu.Lock()
@@ -177,7 +177,7 @@ func (c *pointCore) sent(r *Record) {
 }
 
 // finish folds a finished request into the metrics and hands it to OnRecord.
-func (c *pointCore) finish(r *Record) {
+func (c *pointCore) finish(r *RequestRecord) {
 	if c.sat != nil && r.OK() {
 		c.mu.Lock()
 		c.sat.done(r.Done, r.TTFT())

@@ -2,9 +2,9 @@ package sweep
 
 import "time"
 
-// Record is one request's timeline. All times are offsets from the point's origin (the instant the
+// RequestRecord is one request's timeline. All times are offsets from the point's origin (the instant the
 // schedule's offset 0 refers to), so HTTP and virtual-time runs produce identical records.
-type Record struct {
+type RequestRecord struct {
 	Index    int           `json:"index"`
 	Intended time.Duration `json:"-"` // scheduled send time
 	Sent     time.Duration `json:"-"` // actual send time (>= Intended); lag = Sent − Intended
@@ -34,19 +34,19 @@ type Record struct {
 }
 
 // TTFT is First − Intended.
-func (r *Record) TTFT() time.Duration { return r.First - r.Intended }
+func (r *RequestRecord) TTFT() time.Duration { return r.First - r.Intended }
 
 // E2EL is Last − Intended.
-func (r *Record) E2EL() time.Duration { return r.Last - r.Intended }
+func (r *RequestRecord) E2EL() time.Duration { return r.Last - r.Intended }
 
 // Lag is Sent − Intended.
-func (r *Record) Lag() time.Duration { return r.Sent - r.Intended }
+func (r *RequestRecord) Lag() time.Duration { return r.Sent - r.Intended }
 
 // OK reports a completed request with at least one content chunk.
-func (r *Record) OK() bool { return r.Err == "" && !r.Incomplete && r.ChunkCount > 0 }
+func (r *RequestRecord) OK() bool { return r.Err == "" && !r.Incomplete && r.ChunkCount > 0 }
 
 // TPOT is (E2EL − TTFT)/(out − 1); ok is false for one-token outputs.
-func (r *Record) TPOT() (time.Duration, bool) {
+func (r *RequestRecord) TPOT() (time.Duration, bool) {
 	if r.OutputTokens <= 1 {
 		return 0, false
 	}
@@ -54,7 +54,7 @@ func (r *Record) TPOT() (time.Duration, bool) {
 }
 
 // finish fills OutputTokens from the chunk count when the server sent no usage.
-func (r *Record) finish() {
+func (r *RequestRecord) finish() {
 	if !r.UsageReported {
 		r.OutputTokens = r.ChunkCount
 	}

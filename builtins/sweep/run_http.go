@@ -68,7 +68,7 @@ func RunPoint(ctx context.Context, t Target, o Options, spec PointSpec) (Point, 
 type wallRun struct {
 	*pointCore
 	// do runs one request (the HTTP client's; tests plug in a fake).
-	do     func(ctx context.Context, item Item, rec *Record, origin time.Time) error
+	do     func(ctx context.Context, item Item, rec *RequestRecord, origin time.Time) error
 	origin time.Time
 	prog   *progress
 
@@ -186,7 +186,7 @@ func (r *wallRun) closedLoop() time.Duration {
 
 // one runs request i intended at offset at.
 func (r *wallRun) one(i int, at time.Duration) {
-	rec := &Record{Index: i, Intended: at}
+	rec := &RequestRecord{Index: i, Intended: at}
 	r.sent(rec)
 	ctx, cancel := context.WithTimeout(r.reqCtx, r.o.Timeout)
 	err := r.do(ctx, r.o.Dataset.Item(i), rec, r.origin)

@@ -33,8 +33,8 @@ type vrun struct {
 	srv      virtual.Server
 	base     time.Duration
 	track    *serverTracker
-	inflight map[*Record]bool
-	pending  []*Record // open loop, waiting for a max_concurrency slot
+	inflight map[*RequestRecord]bool
+	pending  []*RequestRecord // open loop, waiting for a max_concurrency slot
 	nextTick time.Duration
 	closedFn func(at time.Duration)
 	probe    GPUProbe
@@ -43,7 +43,7 @@ type vrun struct {
 
 func newVrun(ctx context.Context, c *pointCore, srv virtual.Server) *vrun {
 	return &vrun{pointCore: c, ctx: ctx, srv: srv, base: srv.Now(), track: newServerTracker(),
-		inflight: map[*Record]bool{}, probe: c.startProbe(ctx)}
+		inflight: map[*RequestRecord]bool{}, probe: c.startProbe(ctx)}
 }
 
 // run sends, drains and finishes requests still in flight as incomplete; it returns the send
@@ -67,7 +67,7 @@ func (v *vrun) run() time.Duration {
 	}
 	// Requests still in flight are incomplete; finish them in send order so the requests file is
 	// the same for the same seed.
-	left := slices.SortedFunc(maps.Keys(v.inflight), func(a, b *Record) int { return a.Index - b.Index })
+	left := slices.SortedFunc(maps.Keys(v.inflight), func(a, b *RequestRecord) int { return a.Index - b.Index })
 	for _, r := range left {
 		r.Incomplete = true
 		r.Done = v.now()
@@ -144,13 +144,13 @@ func (v *vrun) tickUntil(t time.Duration) bool {
 // The pacer: waiting is running the server; a send that finds every slot taken queues and goes
 // out when a request finishes.
 func (v *vrun) slot() bool                   { return len(v.inflight) < v.o.MaxConcurrency }
-func (v *vrun) send(i int, at time.Duration) { v.submit(&Record{Index: i, Intended: at}, at) }
+func (v *vrun) send(i int, at time.Duration) { v.submit(&RequestRecord{Index: i, Intended: at}, at) }
 func (v *vrun) queue(i int, at time.Duration) bool {
-	v.pending = append(v.pending, &Record{Index: i, Intended: at})
+	v.pending = append(v.pending, &RequestRecord{Index: i, Intended: at})
 	return true
 }
 
-func (v *vrun) submit(r *Record, at time.Duration) {
+func (v *vrun) submit(r *RequestRecord, at time.Duration) {
 	item := v.o.Dataset.Item(r.Index)
 	r.Sent, r.InputTokens = at, item.PromptTokens
 	v.inflight[r] = true
@@ -211,7 +211,7 @@ func classifyVirtual(err error) string {
 	return "server_error: " + msg
 }
 
-func (v *vrun) complete(r *Record) {
+func (v *vrun) complete(r *RequestRecord) {
 	delete(v.inflight, r)
 	v.finish(r)
 }
@@ -220,7 +220,7 @@ func (v *vrun) complete(r *Record) {
 func (v *vrun) closedLoop() time.Duration {
 	v.closedFn = func(at time.Duration) {
 		if i, ok := v.take(at); ok {
-			v.submit(&Record{Index: i, Intended: at}, at)
+			v.submit(&RequestRecord{Index: i, Intended: at}, at)
 		}
 	}
 	defer func() { v.closedFn = nil }()

@@ -135,7 +135,7 @@ type outcome struct {
 	err, class      string
 }
 
-func outcomeOf(rec *Record, err error) outcome {
+func outcomeOf(rec *RequestRecord, err error) outcome {
 	o := outcome{chunks: rec.ChunkCount, out: rec.OutputTokens, in: rec.InputTokens, usage: rec.UsageReported}
 	if err != nil {
 		o.err, o.class = err.Error(), classify(err)
@@ -178,7 +178,7 @@ func referenceStream(status int, body []byte, end error) outcome {
 	cfg.BaseURL = "http://x/v1"
 	cfg.EmptyMessagesLimit = emptyMessagesLimit
 	cfg.HTTPClient = doerFunc(func(*http.Request) (*http.Response, error) { return response(status, src), nil })
-	rec := &Record{InputTokens: 16}
+	rec := &RequestRecord{InputTokens: 16}
 	err := func() error {
 		s, err := openai.NewClientWithConfig(cfg).CreateCompletionStream(context.Background(),
 			openai.CompletionRequest{Model: "m", Prompt: "p", MaxTokens: 4})
@@ -227,7 +227,7 @@ func referenceStream(status int, body []byte, end error) outcome {
 // newStream runs the same body through readResponse, one byte per read so that every line and
 // event crosses read boundaries.
 func newStream(status int, body []byte, end error) outcome {
-	rec := &Record{InputTokens: 16}
+	rec := &RequestRecord{InputTokens: 16}
 	src := &endReader{r: iotest.OneByteReader(bytes.NewReader(body)), end: end}
 	err := readResponse(response(status, src), rec, time.Now())
 	return outcomeOf(rec, err)
@@ -412,7 +412,7 @@ func TestClientOverHTTP(t *testing.T) {
 	c := newHTTPClient(s.URL+"/v1/", "m", "k", EndpointChat, 1, true)
 	defer c.close()
 	for i := 0; i < 5; i++ {
-		rec := &Record{}
+		rec := &RequestRecord{}
 		if err := c.do(context.Background(), Item{Prompt: "hi", PromptTokens: 1, OutputTokens: 3}, rec, time.Now()); err != nil {
 			t.Fatal(err)
 		}
@@ -434,7 +434,7 @@ func BenchmarkReadResponse(b *testing.B) {
 	b.ReportAllocs()
 	b.SetBytes(int64(len(body)))
 	for b.Loop() {
-		rec := &Record{}
+		rec := &RequestRecord{}
 		if err := readResponse(response(200, io.NopCloser(bytes.NewReader(body))), rec, origin); err != nil || rec.ChunkCount != 64 {
 			b.Fatal(err, rec.ChunkCount)
 		}

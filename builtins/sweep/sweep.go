@@ -78,7 +78,7 @@ func (c *Config) run(ctx context.Context, runPoint pointFunc) (*Result, error) {
 	o := c.Options
 	if c.Writer != nil {
 		w, user := c.Writer, o.OnRecord
-		o.OnRecord = func(s PointSpec, r *Record) {
+		o.OnRecord = func(s PointSpec, r *RequestRecord) {
 			w.WriteRecord(s, r)
 			if user != nil {
 				user(s, r)

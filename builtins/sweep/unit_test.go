@@ -101,7 +101,7 @@ func TestHistogramRelativeError(t *testing.T) {
 // TestMetricsHandBuilt checks every definition on timelines built by hand.
 func TestMetricsHandBuilt(t *testing.T) {
 	d := func(msec float64) time.Duration { return time.Duration(msec * float64(time.Millisecond)) }
-	recs := []*Record{
+	recs := []*RequestRecord{
 		// warmup request: excluded
 		{Index: 0, Intended: d(0), Sent: d(0), First: d(10), Last: d(20), Done: d(20), Chunks: []time.Duration{d(10), d(20)}, OutputTokens: 2, UsageReported: true, ChunkCount: 2},
 		// intended 1000, sent 1002 (lag 2), first 1100 → TTFT 100, last 1400 → E2EL 400, 4 tokens → TPOT 100

@@ -76,7 +76,7 @@ type RequestLine struct {
 }
 
 // Line converts a record for the requests file.
-func Line(spec PointSpec, r *Record) RequestLine {
+func Line(spec PointSpec, r *RequestRecord) RequestLine {
 	l := RequestLine{Point: spec.Index, RequestRate: Float(spec.Rate), Concurrency: spec.Concurrency, Index: r.Index,
 		Warmup: r.Warmup, IntendedMs: ms(r.Intended), SentMs: ms(r.Sent), InputTokens: r.InputTokens,
 		OutputTokens: r.OutputTokens, UsageReported: r.UsageReported, Error: r.Err, Detail: r.Detail,
@@ -89,7 +89,7 @@ func Line(spec PointSpec, r *Record) RequestLine {
 
 // WriteRecord appends one request; safe for concurrent use. The first error sticks and is
 // returned by Flush.
-func (w *Writer) WriteRecord(spec PointSpec, r *Record) {
+func (w *Writer) WriteRecord(spec PointSpec, r *RequestRecord) {
 	data, err := json.Marshal(Line(spec, r))
 	w.mu.Lock()
 	defer w.mu.Unlock()
