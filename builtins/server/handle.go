@@ -11,8 +11,11 @@ import (
 // Info is what a start reports: the journaled result of the start step and the attributes a plan
 // reads from its Server value.
 type Info struct {
-	Name           string         `json:"name"`
-	Backend        string         `json:"backend"`
+	Name string `json:"name"`
+	// Backend is the engine: vllm, sglang, llama.cpp, ollama, sim or external.
+	Backend string `json:"backend"`
+	// EngineVersion is what the engine reports about itself ("" when it does not say).
+	EngineVersion  string         `json:"engine_version,omitempty"`
 	Model          string         `json:"model"`
 	URL            string         `json:"url"`
 	GPUs           int            `json:"gpus"`
