@@ -56,6 +56,7 @@ type sweepArgs struct {
 	gpu         bool
 	opts        Options
 	endpoint    Endpoint
+	metrics     *MetricsMemo // the sweep's knowledge of its server's /metrics
 }
 
 func sweepBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
@@ -72,7 +73,7 @@ func sweepBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tu
 	if err != nil {
 		return nil, paramerr.Wrap("name", err)
 	}
-	a.name = rec.name
+	a.name, a.metrics = rec.name, &rec.metrics
 	ds, err := a.dataset.materialize(r.DeriveSeed("dataset/" + a.dataset.StepKey()))
 	if err != nil {
 		return nil, err
@@ -136,7 +137,10 @@ func measurePoint(ctx context.Context, r *runtime.Run, a *sweepArgs, o Options, 
 		if a.gpu {
 			o.GPU = gpuHook(gpu.PointProbe(r, h, vs))
 		}
-		return RunVirtualPoint(ctx, vs, o, s)
+		p, err := RunVirtualPoint(ctx, vs, o, s)
+		// The simulator stands in for the engine the plan asked for (pointschema.Point.Engine).
+		p.Engine, p.EngineVersion = h.Info().Backend, "simulated"
+		return p, err
 	}
 	url, err := h.Ensure(ctx)
 	if err != nil {
@@ -146,7 +150,8 @@ func measurePoint(ctx context.Context, r *runtime.Run, a *sweepArgs, o Options, 
 		o.GPU = gpuHook(gpu.PointProbe(r, h, nil))
 	}
 	info := h.Info()
-	p, err := RunPoint(ctx, Target{URL: url, Model: info.Model, Endpoint: a.endpoint}, o, s)
+	p, err := RunPoint(ctx, Target{URL: url, Model: info.Model, Endpoint: a.endpoint, MetricsMemo: a.metrics}, o, s)
+	p.Engine, p.EngineVersion = info.Backend, info.EngineVersion
 	if err != nil {
 		return p, err
 	}
@@ -222,6 +227,9 @@ type namedSweep struct {
 	name      string
 	serverKey string
 	points    []Point
+	// metrics remembers across the sweep's points (and its later calls) that the server has no
+	// /metrics, so that only its first point probes.
+	metrics MetricsMemo
 }
 
 func (reg *sweepRegistry) claim(name string, srv *server.Handle) (*namedSweep, error) {

@@ -132,11 +132,7 @@ func readResponse(resp *http.Response, rec *RequestRecord, origin time.Time) err
 			rec.Chunks = append(rec.Chunks, now)
 		}
 		if ev.usage {
-			rec.UsageReported = true
-			rec.OutputTokens = ev.completion
-			if ev.prompt > 0 {
-				rec.InputTokens = ev.prompt
-			}
+			rec.noteUsage(ev.prompt, ev.completion)
 		}
 	}
 }

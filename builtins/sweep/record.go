@@ -53,6 +53,19 @@ func (r *RequestRecord) TPOT() (time.Duration, bool) {
 	return (r.E2EL() - r.TTFT()) / time.Duration(r.OutputTokens-1), true
 }
 
+// noteUsage takes a usage block from the stream. The last block that counts anything is the
+// request's: ollama (completions) and llama-server put an all-zero block on every chunk and the
+// real one last, with no choices, so zeros are no report and cannot hide a missing final usage.
+func (r *RequestRecord) noteUsage(prompt, completion int) {
+	if prompt == 0 && completion == 0 {
+		return
+	}
+	r.UsageReported, r.OutputTokens = true, completion
+	if prompt > 0 {
+		r.InputTokens = prompt
+	}
+}
+
 // finish fills OutputTokens from the chunk count when the server sent no usage.
 func (r *RequestRecord) finish() {
 	if !r.UsageReported {

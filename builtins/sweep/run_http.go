@@ -18,6 +18,9 @@ type Target struct {
 	// MetricsURL is scraped about every ScrapeInterval (default URL+"/metrics"; "-" disables).
 	MetricsURL     string
 	ScrapeInterval time.Duration // default 1s
+	// MetricsMemo, shared by the points measured against one server, keeps them from probing a
+	// metrics endpoint the server has been found not to have (nil: each point probes).
+	MetricsMemo *MetricsMemo
 }
 
 func (t Target) metricsURL() string {
@@ -48,7 +51,7 @@ func RunPoint(ctx context.Context, t Target, o Options, spec PointSpec) (Point, 
 		if interval <= 0 {
 			interval = time.Second
 		}
-		go func() { scraped <- scrapeLoop(scrapeCtx, &http.Client{}, u, interval) }()
+		go func() { scraped <- scrapeLoop(scrapeCtx, &http.Client{}, u, interval, t.MetricsMemo) }()
 	} else {
 		scraped <- nil
 	}

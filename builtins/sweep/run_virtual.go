@@ -108,7 +108,7 @@ func (v *vrun) now() time.Duration { return v.srv.Now() - v.base }
 func (v *vrun) sample() serverSample {
 	s := v.srv.Stats()
 	return serverSample{running: float64(s.Running), waiting: float64(s.Waiting), kv: s.KVCacheUsage,
-		preemptions: float64(s.Preemptions), hasPreempt: true}
+		preemptions: float64(s.Preemptions), hasRunning: true, hasWaiting: true, hasKV: true, hasPreempt: true}
 }
 
 // until runs the server up to origin-relative t, sampling stats and checking stop_when at every

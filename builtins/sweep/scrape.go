@@ -2,30 +2,38 @@ package sweep
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 )
 
-// vLLM's metric names (v1 engine; gpu_cache_usage_perc is the pre-0.9 name of kv_cache_usage_perc).
-const (
-	metricRunning     = "vllm:num_requests_running"
-	metricWaiting     = "vllm:num_requests_waiting"
-	metricKVUsage     = "vllm:kv_cache_usage_perc"
-	metricKVUsageOld  = "vllm:gpu_cache_usage_perc"
-	metricPreemptions = "vllm:num_preemptions_total"
+// Each engine's Prometheus series for the summary's fields, first choice first. The names differ
+// between engines, so one table reads any server (an external one too) without knowing which
+// engine it is. A series with several label sets (vLLM's one per data-parallel engine, SGLang's
+// one per scheduler) is summed, KV usage takes the max.
+var (
+	runningSeries = []string{"vllm:num_requests_running", "sglang:num_running_reqs", "llamacpp:requests_processing"}
+	waitingSeries = []string{"vllm:num_requests_waiting", "sglang:num_queue_reqs", "llamacpp:requests_deferred"}
+	// vllm:gpu_cache_usage_perc is the pre-0.9 name of kv_cache_usage_perc; llama.cpp dropped
+	// kv_cache_usage_ratio in May 2025 (PR #13660), so a newer llama-server leaves KV usage null.
+	kvSeries = []string{"vllm:kv_cache_usage_perc", "vllm:gpu_cache_usage_perc", "sglang:token_usage",
+		"llamacpp:kv_cache_usage_ratio"}
+	// Only vLLM counts preemptions; SGLang's retractions are a gauge of another thing.
+	preemptSeries = []string{"vllm:num_preemptions_total"}
 )
 
-// serverSample is one reading of the gauges the point summary needs; values are summed over
-// series (data-parallel engines), KV usage is the max.
+// serverSample is one reading of the series the point summary needs; has* is false when the
+// server exports no such series, which leaves the field null rather than 0.
 type serverSample struct {
-	running, waiting, kv, preemptions float64
-	hasPreempt                        bool
+	running, waiting, kv, preemptions         float64
+	hasRunning, hasWaiting, hasKV, hasPreempt bool
 }
 
 // serverTracker folds samples into ServerMetrics.
@@ -50,9 +58,15 @@ func fmax(a Float, b float64) Float {
 
 func (t *serverTracker) add(s serverSample) {
 	t.m.Samples++
-	t.m.MaxRunning = fmax(t.m.MaxRunning, s.running)
-	t.m.MaxWaiting = fmax(t.m.MaxWaiting, s.waiting)
-	t.m.MaxKVCacheUsage = fmax(t.m.MaxKVCacheUsage, s.kv)
+	if s.hasRunning {
+		t.m.MaxRunning = fmax(t.m.MaxRunning, s.running)
+	}
+	if s.hasWaiting {
+		t.m.MaxWaiting = fmax(t.m.MaxWaiting, s.waiting)
+	}
+	if s.hasKV {
+		t.m.MaxKVCacheUsage = fmax(t.m.MaxKVCacheUsage, s.kv)
+	}
 	if s.hasPreempt {
 		if !t.havePreempt {
 			t.firstPre, t.havePreempt = s.preemptions, true
@@ -67,68 +81,125 @@ func (t *serverTracker) fail(err error) {
 	t.m.LastScrapeError = err.Error()
 }
 
-// parseVLLMMetrics reads the Prometheus text exposition format with Prometheus' own parser and
-// keeps the vLLM series the summary needs, summed over label sets (one per model or engine).
-func parseVLLMMetrics(r io.Reader) (serverSample, error) {
+// parseMetrics reads the Prometheus text exposition format with Prometheus' own parser and keeps
+// the series the summary needs, whichever engine exported them.
+func parseMetrics(r io.Reader) (serverSample, error) {
 	var s serverSample
 	parser := expfmt.NewTextParser(model.UTF8Validation)
 	families, err := parser.TextToMetricFamilies(r)
 	if err != nil {
 		return s, fmt.Errorf("metrics: %w", err)
 	}
-	sum := func(name string) (float64, bool) {
-		fam, ok := families[name]
-		if !ok {
-			return 0, false
-		}
-		total := 0.0
-		for _, m := range fam.GetMetric() {
-			switch {
-			case m.Gauge != nil:
-				total += m.GetGauge().GetValue()
-			case m.Counter != nil:
-				total += m.GetCounter().GetValue()
-			case m.Untyped != nil:
-				total += m.GetUntyped().GetValue()
+	// pick folds the first of names that the scrape holds: the sum over its label sets, or the
+	// largest sample.
+	pick := func(names []string, largest bool) (float64, bool) {
+		for _, name := range names {
+			fam, ok := families[name]
+			if !ok {
+				continue
 			}
-		}
-		return total, true
-	}
-	max := func(name string) (float64, bool) {
-		fam, ok := families[name]
-		if !ok {
-			return 0, false
-		}
-		best := 0.0
-		for i, m := range fam.GetMetric() {
-			v := m.GetGauge().GetValue()
-			if m.Untyped != nil {
-				v = m.GetUntyped().GetValue()
+			total, best := 0.0, 0.0
+			for i, m := range fam.GetMetric() {
+				switch {
+				case m.Gauge != nil:
+					total += m.GetGauge().GetValue()
+				case m.Counter != nil:
+					total += m.GetCounter().GetValue()
+				case m.Untyped != nil:
+					total += m.GetUntyped().GetValue()
+				}
+				v := m.GetGauge().GetValue()
+				if m.Untyped != nil {
+					v = m.GetUntyped().GetValue()
+				}
+				if i == 0 || v > best {
+					best = v
+				}
 			}
-			if i == 0 || v > best {
-				best = v
+			if largest {
+				return best, true
 			}
+			return total, true
 		}
-		return best, true
+		return 0, false
 	}
-	s.running, _ = sum(metricRunning)
-	s.waiting, _ = sum(metricWaiting)
-	s.preemptions, s.hasPreempt = sum(metricPreemptions)
-	if v, ok := max(metricKVUsage); ok {
-		s.kv = v
-	} else if v, ok := max(metricKVUsageOld); ok {
-		s.kv = v
-	}
+	s.running, s.hasRunning = pick(runningSeries, false)
+	s.waiting, s.hasWaiting = pick(waitingSeries, false)
+	s.kv, s.hasKV = pick(kvSeries, true)
+	s.preemptions, s.hasPreempt = pick(preemptSeries, false)
 	return s, nil
 }
 
-// scrapeLoop polls url every interval until ctx ends and returns the summary.
-func scrapeLoop(ctx context.Context, hc *http.Client, url string, interval time.Duration) *ServerMetrics {
+// MetricsMemo carries what one point learned about a server's /metrics to the later points
+// measured against it: an endpoint that answered 404 or 501 does not exist (ollama has none;
+// llama-server has one only with --metrics), so later points record that without asking again.
+// Any other refusal is asked again at the next point, as it may pass. The zero value knows
+// nothing; it is safe for concurrent use.
+type MetricsMemo struct {
+	mu     sync.Mutex
+	absent string
+}
+
+func (m *MetricsMemo) get() string {
+	if m == nil {
+		return ""
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.absent
+}
+
+func (m *MetricsMemo) set(why string) {
+	if m != nil {
+		m.mu.Lock()
+		m.absent = why
+		m.mu.Unlock()
+	}
+}
+
+// statusError is a /metrics answer other than 200.
+type statusError struct {
+	url    string
+	code   int
+	status string
+}
+
+func (e *statusError) Error() string { return fmt.Sprintf("GET %s: %s", e.url, e.status) }
+
+// absent reports an answer that means the server has no metrics endpoint at all.
+func (e *statusError) absent() bool {
+	return e.code == http.StatusNotFound || e.code == http.StatusNotImplemented
+}
+
+// scrapeLoop polls url every interval until ctx ends and returns the summary. Until a scrape
+// succeeds, an HTTP answer other than 200 means the server serves no metrics: the point records
+// it once in Unavailable and stops scraping (the first scrape is the probe). Failures after a
+// success, and connection errors before one (the server may be down), count as scrape errors.
+func scrapeLoop(ctx context.Context, hc *http.Client, url string, interval time.Duration, memo *MetricsMemo) *ServerMetrics {
 	t := newServerTracker()
+	if why := memo.get(); why != "" {
+		t.m.Unavailable = why
+		return &t.m
+	}
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
+	probing := true
 	for {
-		if err := scrapeOnce(ctx, hc, url, t); err != nil && ctx.Err() == nil {
+		err := scrapeOnce(ctx, hc, url, t)
+		var se *statusError
+		switch {
+		case err == nil:
+			probing = false
+		case ctx.Err() != nil:
+		case probing && errors.As(err, &se):
+			if se.absent() {
+				t.m.Unavailable = "no metrics endpoint (HTTP " + se.status + ")"
+				memo.set(t.m.Unavailable)
+			} else {
+				t.m.Unavailable = "HTTP " + se.status
+			}
+			return &t.m
+		default:
 			t.fail(err)
 		}
 		select {
@@ -152,9 +223,10 @@ func scrapeOnce(ctx context.Context, hc *http.Client, url string, t *serverTrack
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET %s: %s", url, resp.Status)
+		io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
+		return &statusError{url: url, code: resp.StatusCode, status: resp.Status}
 	}
-	s, err := parseVLLMMetrics(resp.Body)
+	s, err := parseMetrics(resp.Body)
 	if err != nil {
 		return err
 	}

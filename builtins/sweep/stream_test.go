@@ -40,6 +40,12 @@ var chunkShapes = []struct {
 	{"chat finish", `{"choices":[{"index":0,"delta":{},"finish_reason":"length"}],"usage":null}`, true, chunkInfo{}},
 	{"zero usage on every chunk", `{"choices":[{"finish_reason":null,"index":0,"delta":{"content":"Hello"}}],"created":1,"id":"chatcmpl-x","model":"m","system_fingerprint":"b1","object":"chat.completion.chunk","usage":{"completion_tokens":0,"prompt_tokens":0,"total_tokens":0}}`, true, chunkInfo{content: true, usage: true}},
 	{"final usage with timings", `{"choices":[],"usage":{"completion_tokens":64,"prompt_tokens":7,"total_tokens":71},"timings":{"prompt_n":7,"prompt_ms":1.5e1,"predicted_per_second":-0.25E+2}}`, true, chunkInfo{usage: true, prompt: 7, completion: 64}},
+	{"ollama completions", fmt.Sprintf(ollamaText, " Paris"), true, chunkInfo{content: true, usage: true}},
+	{"ollama completions finish", fmt.Sprintf(ollamaTextDone, "stop"), true, chunkInfo{usage: true}},
+	{"ollama completions usage", fmt.Sprintf(ollamaTextUsage, 6, 5, 11), true, chunkInfo{usage: true, prompt: 6, completion: 5}},
+	{"ollama chat", fmt.Sprintf(ollamaChat, " Paris"), true, chunkInfo{content: true}},
+	{"ollama chat finish", fmt.Sprintf(ollamaChatDone, "length"), true, chunkInfo{}},
+	{"ollama chat usage", fmt.Sprintf(ollamaChatUsage, 6, 5, 11), true, chunkInfo{usage: true, prompt: 6, completion: 5}},
 	{"usage null counts", `{"usage":{"prompt_tokens":null,"completion_tokens":-0}}`, true, chunkInfo{usage: true}},
 	{"utf-8", `{"choices":[{"text":"안녕 😀"}]}`, true, chunkInfo{content: true}},
 	{"escapes", `{"choices":[{"text":"\u00e9\n\"\\\/\b\f\r\t\ud83d\ude00"}]}`, true, chunkInfo{content: true}},
@@ -212,12 +218,8 @@ func referenceStream(status int, body []byte, end error) outcome {
 			if content {
 				rec.ChunkCount++
 			}
-			if ev.Usage != nil {
-				rec.UsageReported = true
-				rec.OutputTokens = ev.Usage.CompletionTokens
-				if ev.Usage.PromptTokens > 0 {
-					rec.InputTokens = ev.Usage.PromptTokens
-				}
+			if ev.Usage != nil { // the record's rule for usage blocks, shared with readResponse
+				rec.noteUsage(ev.Usage.PromptTokens, ev.Usage.CompletionTokens)
 			}
 		}
 	}()
@@ -273,7 +275,13 @@ var streamShapes = []struct {
 	{"no usage", 200, sse(append(tokens(3, textEvent), "[DONE]")...), io.EOF, outcome{chunks: 3, in: 16}},
 	{"zero usage on every chunk", 200, sse(append(tokens(4, zeroEvent), usageEvent, "[DONE]")...), io.EOF,
 		outcome{chunks: 4, out: 4, in: 7, usage: true}},
-	{"zero usage only", 200, sse(append(tokens(2, zeroEvent), "[DONE]")...), io.EOF, outcome{chunks: 2, in: 16, usage: true}},
+	{"zero usage only", 200, sse(append(tokens(2, zeroEvent), "[DONE]")...), io.EOF, outcome{chunks: 2, in: 16}},
+	{"ollama completions", 200, sse(ollamaStream(false, []string{" Paris", " é", "té"}, 6, 4, "stop")...), io.EOF,
+		outcome{chunks: 3, out: 4, in: 6, usage: true}},
+	{"ollama chat", 200, sse(ollamaStream(true, []string{" Paris", " é", "té"}, 6, 4, "length")...), io.EOF,
+		outcome{chunks: 3, out: 4, in: 6, usage: true}},
+	{"ollama zero usage, final usage missing", 200, sse(append(tokens(2, strings.Replace(ollamaText, "%q", `"w%d"`, 1)), "[DONE]")...), io.EOF,
+		outcome{chunks: 2, in: 16}},
 	{"crlf", 200, strings.ReplaceAll(sse(append(tokens(2, textEvent), usageEvent, "[DONE]")...), "\n", "\r\n"), io.EOF,
 		outcome{chunks: 2, out: 4, in: 7, usage: true}},
 	{"no space after data", 200, "data:" + fmt.Sprintf(textEvent, 1) + "\n\ndata:\t[DONE]\n\n", io.EOF, outcome{chunks: 1, in: 16}},

@@ -4,6 +4,8 @@ package pointschema
 // through these constants, and TestNamesAreInTheSchema checks each against the JSON tags (with its
 // kind), so a renamed tag fails a test instead of silently emptying a report column.
 const (
+	Engine                 = "engine"
+	EngineVersion          = "engine_version"
 	RequestRate            = "request_rate"
 	MaxConcurrency         = "max_concurrency"
 	Completed              = "completed"
@@ -29,6 +31,7 @@ const (
 	ClientBottleneckReason = "client.bottleneck_reason"
 	ServerMaxKVCacheUsage  = "server_metrics.max_kv_cache_usage"
 	ServerScrapeErrors     = "server_metrics.scrape_errors"
+	ServerUnavailable      = "server_metrics.unavailable"
 
 	// gpu holds a gpu.PointTelemetry; sweep.PointFields describes what is below it.
 	GPU                     = "gpu"

@@ -12,6 +12,14 @@ type Float = jsonnum.Float
 // Point is one load level, with `vllm bench serve`'s field names. Latencies are milliseconds,
 // Duration is seconds, throughputs are per second of the measured window.
 type Point struct {
+	// Engine is the inference engine measured (server.Info's backend: vllm, sglang, llama.cpp,
+	// ollama, sim or external) and EngineVersion what it reported about itself ("" when it did not
+	// say). In a --virtual run the simulator stands in for the engine the plan asked for: Engine
+	// names that engine, so a plan groups its points the same way in both runs, and EngineVersion
+	// is "simulated".
+	Engine        string `json:"engine"`
+	EngineVersion string `json:"engine_version"`
+
 	RequestRate Float `json:"request_rate"` // offered rate; inf for a closed loop
 	// MaxConcurrency bounds in-flight requests; 0 = unbounded. For a closed loop it is the number
 	// of workers.
@@ -87,11 +95,17 @@ type ClientStats struct {
 	BottleneckReason  string `json:"bottleneck_reason,omitempty"`
 }
 
-// ServerMetrics summarises the server's /metrics (or virtual.Stats) sampled about once a second.
+// ServerMetrics summarises the server's /metrics (or virtual.Stats) sampled about once a second,
+// with each engine's series mapped onto the same fields (vLLM's vllm:*, SGLang's sglang:*,
+// llama.cpp's llamacpp:*). A field the engine does not export is null.
 type ServerMetrics struct {
 	Samples         int    `json:"samples"`
 	ScrapeErrors    int    `json:"scrape_errors"`
 	LastScrapeError string `json:"last_scrape_error,omitempty"`
+	// Unavailable says why /metrics was not read at all: the server's answer before any scrape
+	// succeeded ("no metrics endpoint (HTTP 404 Not Found)" from ollama, or 501 from llama-server
+	// started without --metrics). The point then stopped scraping.
+	Unavailable     string `json:"unavailable,omitempty"`
 	MaxRunning      Float  `json:"max_running"`
 	MaxWaiting      Float  `json:"max_waiting"`
 	MaxKVCacheUsage Float  `json:"max_kv_cache_usage"` // 0..1

@@ -19,6 +19,7 @@ import (
 // expect: renaming a tag, or changing a field's type, fails here.
 func TestNamesAreInTheSchema(t *testing.T) {
 	want := map[string]ps.Kind{
+		ps.Engine: ps.KindString, ps.EngineVersion: ps.KindString,
 		ps.RequestRate: ps.KindFloat, ps.MaxConcurrency: ps.KindInt, ps.Completed: ps.KindInt, ps.Failed: ps.KindInt,
 		ps.Errors: ps.KindMap, ps.Incomplete: ps.KindInt, ps.TotalOutputTokens: ps.KindInt,
 		ps.OutputTokensFromChunks: ps.KindInt, ps.RequestThroughput: ps.KindFloat, ps.OutputThroughput: ps.KindFloat,
@@ -26,7 +27,7 @@ func TestNamesAreInTheSchema(t *testing.T) {
 		ps.P99TTFTMs: ps.KindFloat, ps.MeanE2ELMs: ps.KindFloat, ps.MedianE2ELMs: ps.KindFloat, ps.P99E2ELMs: ps.KindFloat,
 		ps.StoppedEarly: ps.KindBool, ps.StopReason: ps.KindString,
 		ps.ClientAchievedSendRate: ps.KindFloat, ps.ClientBottleneck: ps.KindBool, ps.ClientBottleneckReason: ps.KindString,
-		ps.ServerMaxKVCacheUsage: ps.KindFloat, ps.ServerScrapeErrors: ps.KindInt,
+		ps.ServerMaxKVCacheUsage: ps.KindFloat, ps.ServerScrapeErrors: ps.KindInt, ps.ServerUnavailable: ps.KindString,
 		ps.GPU: ps.KindObject, ps.GPUDevices: ps.KindList, ps.GPUJoulesPerOutputToken: ps.KindFloat,
 		ps.GPUDevices + "[]." + ps.DeviceMaxMemoryUsedBytes: ps.KindInt,
 	}
