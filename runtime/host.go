@@ -31,7 +31,8 @@ type Options struct {
 	Resume   string // run directory to continue
 	Replay   string // run directory whose journal answers every step
 	Virtual  bool
-	VLLMCmd  string
+	// EngineCmds: --engine-cmd NAME=CMD by engine name (vllm, sglang, llama.cpp, ollama).
+	EngineCmds map[string]string
 	// LogOut receives the run's log as the user wants it (console or JSON); run.log in the run
 	// directory always gets JSON. Nil means stderr.
 	LogOut   io.Writer
@@ -180,7 +181,7 @@ func Execute(ctx context.Context, opts Options) (*Outcome, error) {
 	defer cancel()
 	run := &Run{
 		Ctx: runCtx, Dir: dir, Seed: opts.Seed, Mode: mode, Virtual: opts.Virtual, Log: log,
-		VLLMCmd: opts.VLLMCmd, PlanPath: opts.PlanPath,
+		EngineCmds: opts.EngineCmds, PlanPath: opts.PlanPath,
 		journal: journal, manifest: manifest,
 		params: &paramSet{sets: opts.Sets, values: map[string]starlark.Value{}},
 	}

@@ -48,8 +48,9 @@ type Run struct {
 	Virtual bool
 	// Log is the run's logger; builtins add their own fields.
 	Log zerolog.Logger
-	// VLLMCmd is the command that starts vLLM (--vllm-cmd / STARLAB_VLLM); empty means "vllm".
-	VLLMCmd string
+	// EngineCmds are the commands that start engines, by engine name (--engine-cmd NAME=CMD,
+	// --vllm-cmd); an engine not in it is found through its STARLAB_<ENGINE> variable or on PATH.
+	EngineCmds map[string]string
 	// PlanPath is the plan being run, as given on the command line.
 	PlanPath string
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -21,23 +22,61 @@ func init() {
            max_model_len=None, gpu_memory_utilization=None, quantization=None, extra_args=[],
            env={}, backend="vllm", url=None, ready_timeout="20m", name=None, port=None,
            allow_busy=False, sim_gpu=None)`,
-		Doc: `Starts an inference server and returns a Server (.name .url .model .gpus .config .kv_cache .stop()).
+		Doc: `Starts an inference server; returns a Server (.name .url .model .gpus .config .kv_cache .engine .engine_version .stop()).
 
+start_vllm(...) is start_server("vllm", ...) with backend= choosing vllm, sim or external.
 model is required except with backend="external" (there it names the model to request, default
-the one the server lists). backend="vllm" runs "vllm serve MODEL ..." (the executable from --vllm-cmd or STARLAB_VLLM,
-default "vllm") on GPUs of its own (CUDA_VISIBLE_DEVICES; two servers of a plan never share a GPU)
-and a free port, with its output in servers/<name>.log, and waits until /health and /v1/models
-answer (ready_timeout). backend="sim" serves the built-in simulator in-process (sim_gpu picks the
-simulated GPU, default H100); backend="external" attaches to url and never stops it. With --virtual
-every server is the simulator in virtual time.
+the one the server lists; NAME and NAME:latest are the same model, and .model is the name the
+server serves). backend="vllm" runs "vllm serve MODEL ..." (the executable from
+--engine-cmd vllm=CMD, --vllm-cmd or STARLAB_VLLM, default "vllm") on GPUs of its own
+(CUDA_VISIBLE_DEVICES; two servers of a plan never share a GPU) and a free port, with its output in
+servers/<name>.log, and waits until /health and /v1/models answer (ready_timeout). backend="sim"
+serves the built-in simulator in-process (sim_gpu picks the simulated GPU, default H100);
+backend="external" attaches to url and never stops it. With --virtual every server is the
+simulator in virtual time.
 
-kv_cache is parsed from vLLM's start-up log: struct(memory_gib, tokens, max_concurrency,
-tokens_per_request), or None. gpus = tensor_parallel x data_parallel (tensor_parallel defaults to
-gpus / data_parallel). A server with the same configuration as a running one is reused. On real
-GPUs, GPUs already holding other processes' memory are an error unless allow_busy=True. The start
-is a journaled step: after --resume the server starts only when a step that needs it must run.
+kv_cache is parsed from the engine's start-up log: struct(memory_gib, tokens, max_concurrency,
+tokens_per_request, slots, slot_context), or None; slots and slot_context are None unless the
+engine states them (llama.cpp, ollama, SGLang). gpus = tensor_parallel x data_parallel
+(tensor_parallel defaults to gpus / data_parallel). A server with the same configuration as a
+running one is reused. On real GPUs, GPUs already holding other processes' memory are an error
+unless allow_busy=True. The start is a journaled step: after --resume the server starts only when
+a step that needs it must run. The manifest lists every server with its engine and version.
 Every server stops when the plan ends, fails or is interrupted.`,
 		Fn: startVLLM,
+	})
+	runtime.Register(runtime.Builtin{
+		Name: "start_server",
+		Signature: `start_server(engine, model=None, gpus=None, tensor_parallel=None, data_parallel=1,
+           max_num_seqs=None, max_model_len=None, gpu_memory_utilization=None, quantization=None,
+           extra_args=[], env={}, url=None, ready_timeout="20m", name=None, port=None,
+           allow_busy=False, sim_gpu=None, parallel=None)`,
+		Doc: `Starts a server of any engine and returns a Server, as start_vllm does.
+
+engine is "vllm", "sglang", "llama.cpp", "ollama", "sim" or "external". Each engine's executable
+comes from --engine-cmd ENGINE=CMD, else STARLAB_VLLM, STARLAB_SGLANG, STARLAB_LLAMA_CPP or
+STARLAB_OLLAMA, else PATH: "vllm", "python3 -m sglang.launch_server", "llama-server", "ollama".
+The common arguments become each engine's own flags:
+  vllm:      vllm serve MODEL --tensor-parallel-size --data-parallel-size --max-num-seqs
+             --max-model-len --gpu-memory-utilization --quantization
+  sglang:    --model-path MODEL --tensor-parallel-size --data-parallel-size
+             --max-running-requests --context-length --mem-fraction-static --quantization
+             --enable-metrics
+  llama.cpp: llama-server --model FILE --parallel N --ctx-size max_model_len x N (llama.cpp
+             splits its context across the slots) --alias NAME --metrics
+  ollama:    ollama serve with OLLAMA_HOST, OLLAMA_MODELS and HOME in servers/<name>.ollama/,
+             OLLAMA_NUM_PARALLEL=N, OLLAMA_KEEP_ALIVE=-1, OLLAMA_NOPRUNE=1; then
+             "ollama create NAME -f Modelfile" (FROM the file, TEMPLATE {{ .Prompt }} so prompts
+             are not wrapped, PARAMETER num_ctx max_model_len, default 2048) and a load of the
+             model, so the first measured request does not pay for it. Nothing is pulled.
+parallel is max_num_seqs under the name llama.cpp and ollama use (give one of the two); those two
+engines take a .gguf file (model, relative to the plan's directory), run on the CPU unless
+gpus is given, and decode 4 requests together unless parallel says otherwise. gpus defaults to
+1 for vllm, sglang and sim. Settings an engine lacks (quantization for a GGUF, tensor_parallel
+for llama.cpp) are errors. The engine's version is read from the server (vLLM /version, SGLang
+/get_server_info, llama.cpp /props, ollama /api/version) into .engine_version and the manifest;
+the model is the name the server serves (ollama: "NAME:latest").`,
+		Fn: startServer,
 	})
 	runtime.Register(runtime.Builtin{
 		Name:      "stop_vllm",
@@ -54,8 +93,13 @@ type managerKey struct{}
 func ManagerFor(r *runtime.Run) *Manager {
 	return runtime.State(r, managerKey{}, func() *Manager {
 		m := NewManager(r.Dir, machineGPUs(), r.Log)
-		m.VLLMCmd, m.Virtual = r.VLLMCmd, r.Virtual
+		m.EngineCmds, m.Virtual = r.EngineCmds, r.Virtual
 		m.SeedFor = func(name string) uint64 { return r.DeriveSeed("server/" + name) }
+		m.OnChange = func(infos []Info) {
+			if err := r.SetManifest("servers", ManifestEntries(infos)); err != nil {
+				r.Log.Warn().Err(err).Msg("server: writing the manifest")
+			}
+		}
 		r.OnClose(m.StopAll)
 		return m
 	})
@@ -70,28 +114,110 @@ func machineGPUs() int {
 	return len(strings.Split(v, ","))
 }
 
+// serverArgs are the arguments start_vllm and start_server share.
+type serverArgs struct {
+	model, quant, url, name, simGPU runtime.Opt[string]
+	tp, maxSeqs, maxLen, port       runtime.Opt[int]
+	gmu                             runtime.Opt[float64]
+	dp                              int
+	extra                           runtime.Strings
+	env                             runtime.StringMap
+	ready                           runtime.Duration
+	allowBusy                       bool
+}
+
+func newServerArgs() serverArgs { return serverArgs{dp: 1, ready: runtime.Duration(20 * time.Minute)} }
+
+func (a *serverArgs) spec(engine string, gpus int) (Spec, error) {
+	spec := Spec{Backend: engine, GPUs: gpus, DataParallel: a.dp, Model: a.model.V, Quantization: a.quant.V, URL: a.url.V,
+		Name: a.name.V, SimGPU: a.simGPU.V, TensorParallel: a.tp.V, MaxNumSeqs: a.maxSeqs.V, MaxModelLen: a.maxLen.V,
+		Port: a.port.V, GPUMemoryUtilization: a.gmu.V, ExtraArgs: a.extra, Env: a.env, ReadyTimeout: a.ready.Std(),
+		AllowBusy: a.allowBusy}
+	if spec.DataParallel < 1 { // Normalize takes 0 as "not set" from Go callers; a plan's 0 is a mistake
+		return spec, paramerr.New("data_parallel", "want at least 1, got %d", spec.DataParallel)
+	}
+	return spec, nil
+}
+
 func startVLLM(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	spec := Spec{GPUs: 1, DataParallel: 1, Backend: BackendVLLM}
-	var model, quant, url, name, simGPU runtime.Opt[string]
-	var tp, maxSeqs, maxLen, port runtime.Opt[int]
-	var gmu runtime.Opt[float64]
-	var extra runtime.Strings
-	var env runtime.StringMap
-	ready := runtime.Duration(20 * time.Minute)
+	a := newServerArgs()
+	gpus, backend := 1, BackendVLLM
 	if err := runtime.UnpackArgs(thread, b, args, kwargs,
-		"model?", &model, "gpus?", &spec.GPUs, "tensor_parallel?", &tp, "data_parallel?", &spec.DataParallel,
-		"max_num_seqs?", &maxSeqs, "max_model_len?", &maxLen, "gpu_memory_utilization?", &gmu,
-		"quantization?", &quant, "extra_args?", &extra, "env?", &env, "backend?", &spec.Backend, "url?", &url,
-		"ready_timeout?", &ready, "name?", &name, "port?", &port, "allow_busy?", &spec.AllowBusy, "sim_gpu?", &simGPU,
+		"model?", &a.model, "gpus?", &gpus, "tensor_parallel?", &a.tp, "data_parallel?", &a.dp,
+		"max_num_seqs?", &a.maxSeqs, "max_model_len?", &a.maxLen, "gpu_memory_utilization?", &a.gmu,
+		"quantization?", &a.quant, "extra_args?", &a.extra, "env?", &a.env, "backend?", &backend, "url?", &a.url,
+		"ready_timeout?", &a.ready, "name?", &a.name, "port?", &a.port, "allow_busy?", &a.allowBusy, "sim_gpu?", &a.simGPU,
 	); err != nil {
 		return nil, err
 	}
-	spec.Model, spec.Quantization, spec.URL, spec.Name, spec.SimGPU = model.V, quant.V, url.V, name.V, simGPU.V
-	spec.TensorParallel, spec.MaxNumSeqs, spec.MaxModelLen, spec.Port = tp.V, maxSeqs.V, maxLen.V, port.V
-	spec.GPUMemoryUtilization, spec.ExtraArgs, spec.Env, spec.ReadyTimeout = gmu.V, extra, env, ready.Std()
-	if spec.DataParallel < 1 { // Normalize takes 0 as "not set" from Go callers; a plan's 0 is a mistake
-		return nil, paramerr.New("data_parallel", "want at least 1, got %d", spec.DataParallel)
+	switch backend {
+	case BackendVLLM, BackendSim, BackendExternal:
+	default:
+		return nil, paramerr.New("backend", "want \"vllm\", \"sim\" or \"external\", got %q (start_server starts the other engines)", backend)
 	}
+	spec, err := a.spec(backend, gpus)
+	if err != nil {
+		return nil, err
+	}
+	return start(thread, b, args, kwargs, spec)
+}
+
+func startServer(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	a := newServerArgs()
+	var engine string
+	var gpus, parallel runtime.Opt[int]
+	if err := runtime.UnpackArgs(thread, b, args, kwargs,
+		"engine", &engine, "model?", &a.model, "gpus?", &gpus, "tensor_parallel?", &a.tp, "data_parallel?", &a.dp,
+		"max_num_seqs?", &a.maxSeqs, "max_model_len?", &a.maxLen, "gpu_memory_utilization?", &a.gmu,
+		"quantization?", &a.quant, "extra_args?", &a.extra, "env?", &a.env, "url?", &a.url,
+		"ready_timeout?", &a.ready, "name?", &a.name, "port?", &a.port, "allow_busy?", &a.allowBusy, "sim_gpu?", &a.simGPU,
+		"parallel?", &parallel,
+	); err != nil {
+		return nil, err
+	}
+	if _, ok := engines[engine]; !ok {
+		return nil, paramerr.New("engine", "want %s, got %q", engineChoices(EngineNames()), engine)
+	}
+	slotEngine := engine == EngineLlamaCpp || engine == EngineOllama
+	if parallel.Set {
+		if a.maxSeqs.Set && a.maxSeqs.V != parallel.V {
+			return nil, paramerr.New("parallel", "parallel=%d and max_num_seqs=%d are one setting: give one of them", parallel.V, a.maxSeqs.V)
+		}
+		if parallel.V < 1 {
+			return nil, paramerr.New("parallel", "want at least 1, got %d", parallel.V)
+		}
+		a.maxSeqs = parallel
+	}
+	defaultGPUs := 1
+	if slotEngine {
+		defaultGPUs = 0
+		if a.model.Set && !filepath.IsAbs(a.model.V) {
+			// A model file is relative to the plan, as dataset(path=...) is.
+			a.model.V = filepath.Join(filepath.Dir(callerFile(thread)), a.model.V)
+			if abs, err := filepath.Abs(a.model.V); err == nil {
+				a.model.V = abs
+			}
+		}
+	}
+	spec, err := a.spec(engine, gpus.Or(defaultGPUs))
+	if err != nil {
+		return nil, err
+	}
+	return start(thread, b, args, kwargs, spec)
+}
+
+// callerFile is the file of the Starlark code calling the running builtin.
+func callerFile(thread *starlark.Thread) string {
+	for i := 0; i < thread.CallStackDepth(); i++ {
+		if fr := thread.CallFrame(i); fr.Pos.IsValid() && fr.Pos.Filename() != "<builtin>" {
+			return fr.Pos.Filename()
+		}
+	}
+	return "."
+}
+
+// start is the journaled start of a normalized spec, or the adoption of its recorded result.
+func start(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple, spec Spec) (starlark.Value, error) {
 	if err := spec.Normalize(); err != nil {
 		return nil, err
 	}
@@ -120,7 +246,7 @@ func stopVLLM(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple,
 	}
 	h, ok := HandleOf(v)
 	if !ok {
-		return nil, paramerr.New("server", "got %s, want Server (from start_vllm)", v.Type())
+		return nil, paramerr.New("server", "got %s, want Server (from start_vllm or start_server)", v.Type())
 	}
 	return starlark.None, h.Stop()
 }
@@ -141,15 +267,19 @@ func newServerValue(h *Handle) *runtime.Object {
 				"tokens":             starlark.MakeInt(c.Tokens),
 				"max_concurrency":    starlark.Float(c.MaxConcurrency),
 				"tokens_per_request": starlark.MakeInt(c.TokensPerRequest),
+				"slots":              intOrNone(c.Slots),
+				"slot_context":       intOrNone(c.SlotContext),
 			})
 		}
 		return starlark.StringDict{
-			"name":     starlark.String(info.Name),
-			"url":      starlark.String(info.URL),
-			"model":    starlark.String(info.Model),
-			"gpus":     starlark.MakeInt(info.GPUs),
-			"config":   configDict(info.Config),
-			"kv_cache": kv,
+			"name":           starlark.String(info.Name),
+			"url":            starlark.String(info.URL),
+			"model":          starlark.String(info.Model),
+			"gpus":           starlark.MakeInt(info.GPUs),
+			"config":         configDict(info.Config),
+			"kv_cache":       kv,
+			"engine":         starlark.String(info.Backend),
+			"engine_version": starlark.String(info.EngineVersion),
 			"stop": runtime.Method("stop", func(*starlark.Thread, *starlark.Builtin, starlark.Tuple, []starlark.Tuple) (starlark.Value, error) {
 				return starlark.None, h.Stop()
 			}),
@@ -159,9 +289,17 @@ func newServerValue(h *Handle) *runtime.Object {
 		WithString(func() string { info := h.Info(); return fmt.Sprintf("<Server %s %s>", info.Name, info.URL) })
 }
 
+// intOrNone is n, or None when the engine did not say (0).
+func intOrNone(n int) starlark.Value {
+	if n == 0 {
+		return starlark.None
+	}
+	return starlark.MakeInt(n)
+}
+
 // configInts are the configuration fields that count things; the rest are floats or strings.
 var configInts = map[string]bool{"gpus": true, "tensor_parallel": true, "data_parallel": true,
-	"max_num_seqs": true, "max_model_len": true, "port": true}
+	"max_num_seqs": true, "max_model_len": true, "port": true, "parallel": true}
 
 func configDict(c map[string]any) *starlark.Dict {
 	d := runtime.FromJSON("", c, func(k string) bool { return configInts[k] }).(*starlark.Dict)

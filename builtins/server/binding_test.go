@@ -8,5 +8,6 @@ import (
 
 func TestScripts(t *testing.T) {
 	fakeVLLMOnPath(t)
+	fakeEngines(t)
 	runtimetest.RunScripts(t, "testdata/scripts/*.star", runtimetest.Options{Wall: true})
 }

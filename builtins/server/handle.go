@@ -55,6 +55,9 @@ func (h *Handle) Info() Info {
 // Name is the server's name in logs, file names and reports.
 func (h *Handle) Name() string { return h.Info().Name }
 
+// Metrics names the server's Prometheus series (Path "" when its engine has no /metrics).
+func (h *Handle) Metrics() MetricNames { return EngineMetrics(h.Spec.Backend) }
+
 // Virtual reports whether the server runs in virtual time (no process, no HTTP).
 func (h *Handle) Virtual() bool { return h.Info().Virtual }
 
@@ -67,7 +70,7 @@ func (h *Handle) Ensure(ctx context.Context) (string, error) {
 	case virtual:
 		return "", nil
 	case stopped:
-		return "", fmt.Errorf("server %s was stopped (stop_vllm); start it again with start_vllm", h.Name())
+		return "", fmt.Errorf("server %s was stopped (stop_vllm); start it again with start_vllm or start_server", h.Name())
 	case running:
 		return h.Info().URL, h.Alive()
 	}
@@ -118,11 +121,11 @@ func (h *Handle) SimGPUs() func() []sim.GPUState {
 	return h.simSrv.wall.GPUStates
 }
 
-// Devices are the GPU indices the server holds (nil when unknown or simulated).
+// Devices are the GPU indices the server's process holds (nil when unknown, simulated or none).
 func (h *Handle) Devices() []int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.info.Backend != BackendVLLM || h.info.Virtual {
+	if _, process := engines[h.info.Backend].(ProcessEngine); !process || h.info.Virtual {
 		return nil
 	}
 	return append([]int(nil), h.devices...)
@@ -150,4 +153,26 @@ func (h *Handle) Stop() error {
 		h.mgr.log.Info().Str("server", h.Name()).Msg("server stopped")
 	}
 	return nil
+}
+
+// ManifestEntry is a server as manifest.json lists it: which engine and version served which
+// model, and how it was started.
+type ManifestEntry struct {
+	Name          string   `json:"name"`
+	Engine        string   `json:"engine"`
+	EngineVersion string   `json:"engine_version,omitempty"`
+	Model         string   `json:"model"`
+	URL           string   `json:"url,omitempty"`
+	Command       []string `json:"command,omitempty"`
+	Virtual       bool     `json:"virtual,omitempty"`
+}
+
+// ManifestEntries lists servers for the manifest, in start order.
+func ManifestEntries(infos []Info) []ManifestEntry {
+	out := make([]ManifestEntry, len(infos))
+	for i, in := range infos {
+		out[i] = ManifestEntry{Name: in.Name, Engine: in.Backend, EngineVersion: in.EngineVersion, Model: in.Model,
+			URL: in.URL, Command: in.Command, Virtual: in.Virtual}
+	}
+	return out
 }

@@ -11,8 +11,12 @@ import (
 	"starlab/builtins/sim"
 )
 
-// With STARLAB_SIM_SERVE=1 the test binary is `vllm serve` (see testdata/vllm).
+// With STARLAB_SIM_SERVE=1 the test binary is `vllm serve` (see testdata/vllm); with
+// STARLAB_FAKE_ENGINE it is another engine (fakeengine_test.go).
 func TestMain(m *testing.M) {
+	if role := os.Getenv("STARLAB_FAKE_ENGINE"); role != "" {
+		os.Exit(fakeEngineMain(role, os.Args[1:]))
+	}
 	if os.Getenv("STARLAB_SIM_SERVE") == "1" {
 		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 		defer stop()
@@ -30,4 +34,5 @@ func fakeVLLMOnPath(t *testing.T) {
 	}
 	t.Setenv("PATH", dir+string(os.PathListSeparator)+os.Getenv("PATH"))
 	t.Setenv("STARLAB_SIM_BIN", os.Args[0])
+	t.Setenv("STARLAB_VLLM", "") // the fake, not a vLLM the environment names
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -19,8 +20,11 @@ import (
 type Manager struct {
 	// Dir is the run directory; logs go to Dir/servers/<name>.log.
 	Dir string
-	// VLLMCmd starts vLLM ("vllm" when empty).
-	VLLMCmd string
+	// EngineCmds overrides engines' commands by engine name (--engine-cmd NAME=CMD); an engine
+	// not in it comes from its environment variable (STARLAB_VLLM, ...) or its default.
+	EngineCmds map[string]string
+	// OnChange, when set, gets every server's Info after one starts or is adopted (the manifest).
+	OnChange func([]Info)
 	// Virtual makes every server the simulator in virtual time.
 	Virtual bool
 	// SeedFor seeds the in-process simulator of the named server (nil: seed 1).
@@ -29,7 +33,7 @@ type Manager struct {
 	Grace time.Duration
 	// Host is the address local servers listen on.
 	Host string
-	// BusyCheck, when set, fails a vLLM start on GPUs that other processes already use (NVML).
+	// BusyCheck, when set, fails a GPU engine's start on GPUs that other processes already use (NVML).
 	BusyCheck func(devices []int) error
 
 	log       zerolog.Logger
@@ -93,7 +97,21 @@ func (m *Manager) Adopt(spec Spec, info Info) *Handle {
 	h.mu.Lock()
 	h.info = info
 	h.mu.Unlock()
+	m.changed()
 	return h
+}
+
+// changed tells OnChange about every server of the run.
+func (m *Manager) changed() {
+	if m.OnChange == nil {
+		return
+	}
+	hs := m.Handles()
+	infos := make([]Info, len(hs))
+	for i, h := range hs {
+		infos[i] = h.Info()
+	}
+	m.OnChange(infos)
 }
 
 func (m *Manager) reusable(key string) *Handle {
@@ -174,8 +192,10 @@ func (m *Manager) launch(ctx context.Context, h *Handle) (Info, error) {
 		err = m.launchVirtual(h, &info)
 	case spec.Backend == BackendExternal:
 		err = m.launchExternal(ctx, &info)
+	case spec.Backend == BackendSim:
+		err = m.launchSim(ctx, h, &info)
 	default:
-		err = m.launchLocal(ctx, h, &info)
+		err = m.launchProcess(ctx, h, &info)
 	}
 	if err != nil {
 		return Info{}, err
@@ -183,17 +203,25 @@ func (m *Manager) launch(ctx context.Context, h *Handle) (Info, error) {
 	h.mu.Lock()
 	h.info, h.running, h.stopped = info, true, false
 	h.mu.Unlock()
-	ev := m.log.Info().Str("server", info.Name).Str("backend", info.Backend).Str("url", info.URL)
-	if info.KVCache != nil {
-		ev = ev.Int("kv_tokens", info.KVCache.Tokens).Float64("max_concurrency", info.KVCache.MaxConcurrency)
+	ev := m.log.Info().Str("server", info.Name).Str("engine", info.Backend).Str("version", info.EngineVersion).
+		Str("model", info.Model).Str("url", info.URL)
+	if kv := info.KVCache; kv != nil {
+		ev = ev.Int("kv_tokens", kv.Tokens).Float64("max_concurrency", kv.MaxConcurrency)
+		if kv.Slots > 0 {
+			ev = ev.Int("slots", kv.Slots).Int("slot_context", kv.SlotContext)
+		}
 	}
 	ev.Msg("server ready")
+	m.changed()
 	return info, nil
 }
 
 func (m *Manager) launchVirtual(h *Handle, info *Info) error {
 	if h.Spec.Backend == BackendExternal && h.Spec.Model == "" {
 		return paramerr.New("model", "--virtual simulates every server: an external server needs model= to be simulated")
+	}
+	if b := h.Spec.Backend; b == EngineLlamaCpp || b == EngineOllama {
+		return paramerr.New("model", "--virtual simulates every server, and the simulator knows models by name or config.json, not %s's .gguf files", b)
 	}
 	cfg, err := simConfig(h.Spec)
 	if err != nil {
@@ -203,7 +231,7 @@ func (m *Manager) launchVirtual(h *Handle, info *Info) error {
 	if err != nil {
 		return fmt.Errorf("server %s failed to start (simulated): %v", info.Name, err)
 	}
-	info.Virtual, info.KVCache, info.URL = true, kv, "virtual://"+info.Name
+	info.Virtual, info.KVCache, info.URL, info.EngineVersion = true, kv, "virtual://"+info.Name, SimVersion
 	return nil
 }
 
@@ -211,30 +239,25 @@ func (m *Manager) launchExternal(ctx context.Context, info *Info) error {
 	url := strings.TrimRight(info.Config["url"].(string), "/")
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	models, err := listModels(ctx, &http.Client{Timeout: 10 * time.Second}, url)
+	hc := &http.Client{Timeout: 10 * time.Second}
+	models, err := listModels(ctx, hc, url)
 	if err != nil {
 		return fmt.Errorf("cannot attach to %s: %v", url, err)
 	}
 	if info.Model == "" {
 		info.Model = models[0]
-	} else if !contains(models, info.Model) {
+	} else if served, ok := matchModel(models, info.Model); ok {
+		info.Model = served
+	} else {
 		return paramerr.New("model", "%s serves %s, not %q", url, strings.Join(models, ", "), info.Model)
 	}
-	info.URL = url
+	info.URL, info.EngineVersion = url, externalEngine{}.Version(ctx, hc, url, "")
 	return nil
 }
 
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
-// launchLocal starts a vLLM process or an in-process simulator on GPUs of its own.
-func (m *Manager) launchLocal(ctx context.Context, h *Handle, info *Info) error {
+// takeGPUs allocates the spec's GPUs (none for a CPU engine) and checks, for a real machine, that
+// no other process uses them.
+func (m *Manager) takeGPUs(h *Handle, info *Info) ([]int, error) {
 	spec := h.Spec
 	m.mu.Lock()
 	alloc := m.vllmAlloc
@@ -244,6 +267,70 @@ func (m *Manager) launchLocal(ctx context.Context, h *Handle, info *Info) error 
 	devices, err := alloc.take(info.Name, spec.GPUs)
 	m.mu.Unlock()
 	if err != nil {
+		return nil, err
+	}
+	if spec.Backend != BackendSim && len(devices) > 0 && m.BusyCheck != nil && !spec.AllowBusy {
+		if err := m.BusyCheck(devices); err != nil {
+			m.release(h, devices)
+			return nil, err
+		}
+	}
+	return devices, nil
+}
+
+// logPath makes servers/ and names the server's log in it.
+func (m *Manager) logPath(name string) (string, error) {
+	p := filepath.Join(m.Dir, "servers", name+".log")
+	return p, os.MkdirAll(filepath.Dir(p), 0o755)
+}
+
+// launchSim serves the simulator in-process on GPUs of the simulated node.
+func (m *Manager) launchSim(ctx context.Context, h *Handle, info *Info) error {
+	spec := h.Spec
+	if spec.Port != 0 && !portFree(m.Host, spec.Port) {
+		return paramerr.New("port", "%s:%d is already in use", m.Host, spec.Port)
+	}
+	devices, err := m.takeGPUs(h, info)
+	if err != nil {
+		return err
+	}
+	logPath, err := m.logPath(info.Name)
+	if err != nil {
+		m.release(h, devices)
+		return err
+	}
+	seed := uint64(1)
+	if m.SeedFor != nil {
+		seed = m.SeedFor(info.Name)
+	}
+	srv, err := startSim(ctx, spec, m.Host, spec.Port, seed, logPath)
+	if err != nil {
+		m.release(h, devices)
+		return fmt.Errorf("server %s failed to start: %v", info.Name, err)
+	}
+	info.Devices, info.URL, info.KVCache, info.EngineVersion = devices, srv.url, ParseKVCache(srv.startupLog), SimVersion
+	h.mu.Lock()
+	h.simSrv, h.devices = srv, devices
+	h.mu.Unlock()
+	return nil
+}
+
+// launchProcess starts an engine's process group on GPUs of its own (or the CPU), waits until it
+// is ready, runs its post-start step, and reads its model name, version and capacity.
+func (m *Manager) launchProcess(ctx context.Context, h *Handle, info *Info) error {
+	spec := h.Spec
+	e := engines[spec.Backend].(ProcessEngine)
+	if strings.HasSuffix(strings.ToLower(spec.Model), ".gguf") {
+		if err := checkModelFile(spec.Model); err != nil {
+			return err
+		}
+	}
+	port := spec.Port
+	if port != 0 && !portFree(m.Host, port) {
+		return paramerr.New("port", "%s:%d is already in use", m.Host, port)
+	}
+	devices, err := m.takeGPUs(h, info)
+	if err != nil {
 		return err
 	}
 	ok := false
@@ -252,66 +339,92 @@ func (m *Manager) launchLocal(ctx context.Context, h *Handle, info *Info) error 
 			m.release(h, devices)
 		}
 	}()
-	if spec.Backend == BackendVLLM && m.BusyCheck != nil && !spec.AllowBusy {
-		if err := m.BusyCheck(devices); err != nil {
-			return err
-		}
-	}
-	port := spec.Port
-	if port != 0 && !portFree(m.Host, port) {
-		return paramerr.New("port", "%s:%d is already in use", m.Host, port)
-	}
-	logPath := filepath.Join(m.Dir, "servers", info.Name+".log")
-	if err := os.MkdirAll(filepath.Dir(logPath), 0o755); err != nil {
+	logPath, err := m.logPath(info.Name)
+	if err != nil {
 		return err
-	}
-	info.Devices = devices
-	if spec.Backend == BackendSim {
-		seed := uint64(1)
-		if m.SeedFor != nil {
-			seed = m.SeedFor(info.Name)
-		}
-		srv, err := startSim(ctx, spec, m.Host, port, seed, logPath)
-		if err != nil {
-			return fmt.Errorf("server %s failed to start: %v", info.Name, err)
-		}
-		info.URL, info.KVCache = srv.url, ParseKVCache(srv.startupLog)
-		h.mu.Lock()
-		h.simSrv, h.devices = srv, devices
-		h.mu.Unlock()
-		ok = true
-		return nil
 	}
 	if port == 0 {
 		if port, err = freePort(m.Host); err != nil {
 			return err
 		}
 	}
-	argv := VLLMCommand(m.VLLMCmd, spec, m.Host, port)
-	env := append(os.Environ(), envList(spec.Env)...)
+	prefix := resolveCommand(e, m.EngineCmds)
+	dir := filepath.Join(m.Dir, "servers", info.Name+"."+strings.ReplaceAll(e.Name(), ".", ""))
+	cmd := e.Command(prefix, spec, m.Host, port, dir)
+	for _, d := range cmd.Dirs {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return err
+		}
+	}
+	env := append(append(os.Environ(), cmd.Env...), envList(spec.Env)...)
 	env = append(env, "CUDA_VISIBLE_DEVICES="+visibleDevices(devices, os.Getenv("CUDA_VISIBLE_DEVICES")))
-	m.log.Info().Str("server", info.Name).Strs("command", argv).Ints("gpus", devices).Str("log", logPath).Msg("starting vLLM")
-	proc, err := startProcess(argv, env, logPath, m.Host, port)
+	m.log.Info().Str("server", info.Name).Str("engine", e.Name()).Strs("command", cmd.Argv).Strs("env", cmd.Env).
+		Ints("gpus", devices).Str("log", logPath).Msg("starting the server")
+	proc, err := startProcess(cmd.Argv, env, logPath, m.Host, port, e.Executable().Install)
 	if err != nil {
 		return err
 	}
-	models, err := waitReady(ctx, proc.url(), spec.ReadyTimeout, proc.exitErr)
-	if err != nil {
+	fail := func(err error) error {
 		proc.stop(m.Grace)
 		if ctx.Err() != nil {
 			return fmt.Errorf("server %s: start interrupted; the process was stopped: %w", info.Name, ctx.Err())
 		}
-		return fmt.Errorf("server %s failed to start: %v; last log lines (%s):\n%s", info.Name, err, logPath, proc.tail.Tail(25))
+		tail := proc.tail.Tail(25)
+		msg := fmt.Sprintf("server %s failed to start: %v; last log lines (%s):\n%s", info.Name, err, logPath, tail)
+		if strings.Contains(tail, "No module named") {
+			msg += "\n(" + e.Executable().Install + ")"
+		}
+		return errors.New(msg)
 	}
-	if info.Model == "" || !contains(models, info.Model) {
-		info.Model = models[0]
+	deadline := time.Now().Add(spec.ReadyTimeout)
+	hc := &http.Client{Timeout: 5 * time.Second}
+	if err := waitReady(ctx, func(ctx context.Context) error { return e.Ready(ctx, hc, proc.url()) }, deadline, spec.ReadyTimeout, proc.exitErr); err != nil {
+		return fail(err)
 	}
-	info.URL, info.Command, info.KVCache = proc.url(), argv, ParseKVCache(proc.tail.Startup())
+	pctx, cancel := context.WithDeadline(ctx, deadline)
+	err = e.PostStart(pctx, &Started{Spec: spec, URL: proc.url(), Command: cmd, Prefix: prefix, Env: env, Dir: dir, Log: proc.out, Client: hc})
+	cancel()
+	if err != nil {
+		if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+			err = fmt.Errorf("the server was not ready after %v (ready_timeout): %v", spec.ReadyTimeout, err)
+		}
+		if dead := proc.exitErr(); dead != nil && ctx.Err() == nil {
+			err = fmt.Errorf("%v (the server exited: %v)", err, dead)
+		}
+		return fail(err)
+	}
+	models, err := listModels(ctx, hc, proc.url())
+	if err != nil {
+		return fail(err)
+	}
+	info.Model = models[0]
+	if want := e.ServedName(spec); want != "" {
+		if served, ok := matchModel(models, want); ok {
+			info.Model = served
+		}
+	}
+	info.Devices, info.URL, info.Command = devices, proc.url(), cmd.Argv
+	info.EngineVersion = e.Version(ctx, hc, proc.url(), proc.tail.Peek())
+	info.KVCache = capacity(ctx, e, proc.tail)
 	h.mu.Lock()
 	h.proc, h.devices = proc, devices
 	h.mu.Unlock()
 	ok = true
 	return nil
+}
+
+// capacity parses the start-up output once the capacity lines are in: they were printed before
+// the server answered, but may still be on their way through the output pipe.
+func capacity(ctx context.Context, e Engine, tail *tailBuffer) *KVCache {
+	for i := 0; i < 10; i++ {
+		if kv := e.Capacity(tail.Peek()); kv != nil {
+			break
+		}
+		if sleepCtx(ctx, 50*time.Millisecond) != nil {
+			break
+		}
+	}
+	return e.Capacity(tail.Startup())
 }
 
 // specConfig is the configuration a plan reads as server.config.
@@ -320,6 +433,9 @@ func specConfig(s Spec) map[string]any {
 		"data_parallel": s.DataParallel, "backend": s.Backend}
 	if s.MaxNumSeqs > 0 {
 		c["max_num_seqs"] = s.MaxNumSeqs
+		if s.Backend == EngineLlamaCpp || s.Backend == EngineOllama {
+			c["parallel"] = s.MaxNumSeqs
+		}
 	}
 	if s.MaxModelLen > 0 {
 		c["max_model_len"] = s.MaxModelLen

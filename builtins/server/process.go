@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	goruntime "runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -22,6 +24,7 @@ type process struct {
 	cmd    *exec.Cmd
 	log    *os.File
 	tail   *tailBuffer
+	out    io.Writer // the log and the tail, for helpers whose output belongs to the server's log
 	host   string
 	port   int
 	exited chan struct{}
@@ -30,7 +33,8 @@ type process struct {
 }
 
 // startProcess starts argv with env in its own process group, its output appended to logPath.
-func startProcess(argv []string, env []string, logPath, host string, port int) (*process, error) {
+// install says how to get the executable when it is missing.
+func startProcess(argv []string, env []string, logPath, host string, port int, install string) (*process, error) {
 	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, err
@@ -39,17 +43,22 @@ func startProcess(argv []string, env []string, logPath, host string, port int) (
 	p := &process{log: logFile, tail: newTailBuffer(200), host: host, port: port, exited: make(chan struct{})}
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = env
-	out := io.MultiWriter(logFile, p.tail)
-	cmd.Stdout, cmd.Stderr = out, out
-	// Its own group, so stop() reaches vLLM's engine and worker processes; SIGTERM if starlab
-	// itself dies (even by SIGKILL), so no server outlives the run that started it.
+	p.out = io.MultiWriter(logFile, p.tail)
+	cmd.Stdout, cmd.Stderr = p.out, p.out
+	// Its own group, so stop() reaches vLLM's engine and worker processes and ollama's runner;
+	// SIGTERM if starlab itself dies (even by SIGKILL), so no server outlives the run that
+	// started it.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
 	// Pdeathsig follows the thread that forks: keep it alive for the child's lifetime by forking
 	// from a locked thread that is never unlocked while the child runs (see startLocked).
 	if err := startLocked(cmd, p.exited); err != nil {
 		logFile.Close()
-		if errors.Is(err, exec.ErrNotFound) {
-			return nil, fmt.Errorf("cannot start %s: not found on PATH; install vLLM, point --vllm-cmd (or STARLAB_VLLM) at it, or use backend=\"sim\"", argv[0])
+		if errors.Is(err, exec.ErrNotFound) || errors.Is(err, fs.ErrNotExist) {
+			where := "not found on PATH"
+			if strings.ContainsRune(argv[0], '/') {
+				where = "no such file"
+			}
+			return nil, fmt.Errorf("cannot start %s: %s; %s", argv[0], where, install)
 		}
 		return nil, fmt.Errorf("cannot start %s: %v", argv[0], err)
 	}
@@ -121,33 +130,61 @@ func freePort(host string) (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-// waitReady polls /health and then /v1/models with backoff until both answer 200, the process
-// exits, the timeout passes or ctx is cancelled. It returns the served model names.
-func waitReady(ctx context.Context, url string, timeout time.Duration, exited func() error) ([]string, error) {
-	deadline := time.Now().Add(timeout)
-	hc := &http.Client{Timeout: 5 * time.Second}
+// waitReady probes with backoff until the probe passes, the process exits, the deadline passes
+// (timeout is ready_timeout, for the message) or ctx is cancelled.
+func waitReady(ctx context.Context, probe func(context.Context) error, deadline time.Time, timeout time.Duration, exited func() error) error {
 	delay := 50 * time.Millisecond
 	for {
 		if err := exited(); err != nil {
-			return nil, fmt.Errorf("the server exited before it was ready (%v)", err)
+			return fmt.Errorf("the server exited before it was ready (%v)", err)
 		}
-		if ok := get(ctx, hc, url+"/health") == nil; ok {
-			models, err := listModels(ctx, hc, url)
-			if err == nil {
-				return models, nil
-			}
+		if probe(ctx) == nil {
+			return nil
 		}
 		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("the server was not ready after %v (ready_timeout)", timeout)
+			return fmt.Errorf("the server was not ready after %v (ready_timeout)", timeout)
 		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(delay):
+		if err := sleepCtx(ctx, delay); err != nil {
+			return err
 		}
 		if delay < 2*time.Second {
 			delay = delay * 3 / 2
 		}
+	}
+}
+
+// sleepCtx waits for d or until ctx is cancelled.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// runHelper runs a command that works on a server (ollama create) to completion, in a process
+// group of its own that is killed when ctx is cancelled, its output in the server's log.
+func runHelper(ctx context.Context, argv, env []string, out io.Writer) error {
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Env = env
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	exited := make(chan struct{})
+	if err := startLocked(cmd, exited); err != nil {
+		return err
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait(); close(exited) }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		<-done
+		return ctx.Err()
 	}
 }
 

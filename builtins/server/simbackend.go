@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"strconv"
 	"sync"
@@ -117,3 +118,18 @@ func (s *simServer) stop() {
 	<-s.done
 	s.log.Close()
 }
+
+// simEngine is the simulator: vLLM's command line, logs, API and metrics, served in-process.
+type simEngine struct{}
+
+// SimVersion is what a simulated server reports as its engine version.
+var SimVersion = "vLLM " + sim.VLLMVersion + " (starlab simulator)"
+
+func (simEngine) Name() string        { return EngineSim }
+func (simEngine) Check(s *Spec) error { return checkGPUEngine(s) }
+func (simEngine) Ready(ctx context.Context, hc *http.Client, url string) error {
+	return readyModels(ctx, hc, url)
+}
+func (simEngine) Version(context.Context, *http.Client, string, string) string { return SimVersion }
+func (simEngine) Capacity(log string) *KVCache                                 { return ParseKVCache(log) }
+func (simEngine) Metrics() MetricNames                                         { return vllmMetrics }

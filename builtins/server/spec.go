@@ -13,80 +13,58 @@ import (
 	"starlab/runtime/paramerr"
 )
 
-// Backends a server can run on.
+// Backends a server can run on (the engine names, kept under their first-wave names).
 const (
-	BackendVLLM     = "vllm"
-	BackendSim      = "sim"
-	BackendExternal = "external"
+	BackendVLLM     = EngineVLLM
+	BackendSim      = EngineSim
+	BackendExternal = EngineExternal
 )
 
 // Spec is what a plan asked for. Two specs with the same Key describe the same server, which is
 // reused instead of restarted (a model load takes minutes on real hardware).
 type Spec struct {
-	Name                 string            `json:"name,omitempty"`
-	Model                string            `json:"model"`
-	GPUs                 int               `json:"gpus"`
-	TensorParallel       int               `json:"tensor_parallel"`
-	DataParallel         int               `json:"data_parallel"`
+	Name           string `json:"name,omitempty"`
+	Model          string `json:"model"`
+	GPUs           int    `json:"gpus"`
+	TensorParallel int    `json:"tensor_parallel"`
+	DataParallel   int    `json:"data_parallel"`
+	// MaxNumSeqs is how many sequences the engine decodes together: vLLM's max_num_seqs, SGLang's
+	// max_running_requests, llama.cpp's and ollama's parallel slots.
 	MaxNumSeqs           int               `json:"max_num_seqs,omitempty"`
 	MaxModelLen          int               `json:"max_model_len,omitempty"`
 	GPUMemoryUtilization float64           `json:"gpu_memory_utilization,omitempty"`
 	Quantization         string            `json:"quantization,omitempty"`
 	ExtraArgs            []string          `json:"extra_args,omitempty"`
 	Env                  map[string]string `json:"env,omitempty"`
-	Backend              string            `json:"backend"`
-	URL                  string            `json:"url,omitempty"`
-	Port                 int               `json:"port,omitempty"`
-	ReadyTimeout         time.Duration     `json:"ready_timeout"`
-	AllowBusy            bool              `json:"allow_busy,omitempty"`
+	// Backend is the engine: vllm, sglang, llama.cpp, ollama, sim or external.
+	Backend      string        `json:"backend"`
+	URL          string        `json:"url,omitempty"`
+	Port         int           `json:"port,omitempty"`
+	ReadyTimeout time.Duration `json:"ready_timeout"`
+	AllowBusy    bool          `json:"allow_busy,omitempty"`
 	// SimGPU is the GPU the simulator models (catalog name) for backend "sim" and --virtual runs.
 	SimGPU string `json:"sim_gpu,omitempty"`
 }
 
-// Normalize validates the spec and fills the derived fields: tensor_parallel defaults to
-// gpus / data_parallel, and gpus must equal tensor_parallel × data_parallel.
+// Normalize validates the spec and fills the derived fields; the engine checks what is its own
+// (for GPU engines tensor_parallel defaults to gpus / data_parallel, and gpus must equal
+// tensor_parallel × data_parallel).
 func (s *Spec) Normalize() error {
-	switch s.Backend {
-	case "":
+	if s.Backend == "" {
 		s.Backend = BackendVLLM
-	case BackendVLLM, BackendSim, BackendExternal:
-	default:
-		return paramerr.New("backend", "want \"vllm\", \"sim\" or \"external\", got %q", s.Backend)
+	}
+	e, ok := engines[s.Backend]
+	if !ok {
+		return paramerr.New("backend", "want %s, got %q", engineChoices(EngineNames()), s.Backend)
 	}
 	if s.Backend == BackendExternal {
-		if s.URL == "" {
-			return paramerr.New("url", "backend \"external\" needs the server's url")
-		}
-		s.URL = strings.TrimRight(s.URL, "/")
-		s.URL = strings.TrimSuffix(s.URL, "/v1")
-		return nil
+		return e.Check(s)
 	}
 	if s.URL != "" {
 		return paramerr.New("url", "only backend \"external\" takes a url")
 	}
 	if s.Model == "" {
 		return paramerr.New("model", "want a model name or path")
-	}
-	if s.GPUs < 1 {
-		return paramerr.New("gpus", "want at least 1, got %d", s.GPUs)
-	}
-	if s.DataParallel == 0 {
-		s.DataParallel = 1
-	}
-	if s.DataParallel < 1 {
-		return paramerr.New("data_parallel", "want at least 1, got %d", s.DataParallel)
-	}
-	if s.TensorParallel == 0 {
-		if s.GPUs%s.DataParallel != 0 {
-			return paramerr.New("data_parallel", "gpus=%d is not a multiple of data_parallel=%d", s.GPUs, s.DataParallel)
-		}
-		s.TensorParallel = s.GPUs / s.DataParallel
-	}
-	if s.TensorParallel < 1 {
-		return paramerr.New("tensor_parallel", "want at least 1, got %d", s.TensorParallel)
-	}
-	if s.TensorParallel*s.DataParallel != s.GPUs {
-		return paramerr.New("gpus", "gpus=%d but tensor_parallel × data_parallel = %d × %d = %d", s.GPUs, s.TensorParallel, s.DataParallel, s.TensorParallel*s.DataParallel)
 	}
 	if s.MaxNumSeqs < 0 {
 		return paramerr.New("max_num_seqs", "want a positive number, got %d", s.MaxNumSeqs)
@@ -103,7 +81,7 @@ func (s *Spec) Normalize() error {
 	if s.ReadyTimeout <= 0 {
 		s.ReadyTimeout = 20 * time.Minute
 	}
-	return nil
+	return e.Check(s)
 }
 
 // Key identifies the server's configuration: same key, same server.
@@ -117,13 +95,22 @@ func (s Spec) Key() string {
 }
 
 // DefaultName is a readable name derived from the configuration: "Llama-3.1-8B-1gpu",
-// "Llama-3.1-8B-4gpu-dp4".
+// "Llama-3.1-8B-4gpu-dp4", "Llama-3.1-8B-sglang-2gpu", "tiny-ollama-cpu".
 func (s Spec) DefaultName() string {
 	if s.Backend == BackendExternal {
 		return "external"
 	}
 	base := path.Base(strings.TrimSuffix(s.Model, "/config.json"))
+	if ext := path.Ext(base); strings.EqualFold(ext, ".gguf") {
+		base = strings.TrimSuffix(base, ext)
+	}
+	if s.Backend != BackendVLLM && s.Backend != BackendSim {
+		base += "-" + strings.ReplaceAll(s.Backend, ".", "")
+	}
 	name := fmt.Sprintf("%s-%dgpu", base, s.GPUs)
+	if s.GPUs == 0 {
+		name = base + "-cpu"
+	}
 	if s.DataParallel > 1 {
 		name += fmt.Sprintf("-dp%d", s.DataParallel)
 	}

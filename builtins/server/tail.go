@@ -59,3 +59,10 @@ func (t *tailBuffer) Startup() string {
 	t.all = strings.Builder{}
 	return s
 }
+
+// Peek returns everything printed so far, while the full text is still kept.
+func (t *tailBuffer) Peek() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.all.String()
+}

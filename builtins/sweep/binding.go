@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -150,7 +151,8 @@ func measurePoint(ctx context.Context, r *runtime.Run, a *sweepArgs, o Options, 
 		o.GPU = gpuHook(gpu.PointProbe(r, h, nil))
 	}
 	info := h.Info()
-	p, err := RunPoint(ctx, Target{URL: url, Model: info.Model, Endpoint: a.endpoint, MetricsMemo: a.metrics}, o, s)
+	p, err := RunPoint(ctx, Target{URL: url, Model: info.Model, Endpoint: a.endpoint, MetricsMemo: a.metrics,
+		Series: metricSeries(info.Backend)}, o, s)
 	p.Engine, p.EngineVersion = info.Backend, info.EngineVersion
 	if err != nil {
 		return p, err
@@ -159,6 +161,34 @@ func measurePoint(ctx context.Context, r *runtime.Run, a *sweepArgs, o Options, 
 		return p, &PartialError{Err: dead}
 	}
 	return p, nil
+}
+
+// metricSeries are the engine's Prometheus names from its adapter; an external server, whose
+// engine is not known, is read under every engine's names.
+func metricSeries(engine string) MetricSeries {
+	names := []string{engine}
+	if engine == server.EngineExternal {
+		names = server.EngineNames()
+	}
+	var s MetricSeries
+	for _, e := range names {
+		m := server.EngineMetrics(e)
+		s.Running = appendName(s.Running, m.Running)
+		s.Waiting = appendName(s.Waiting, m.Waiting)
+		s.KVUsage = appendName(s.KVUsage, m.KVUsage...)
+		s.Preemptions = appendName(s.Preemptions, m.Preemptions)
+	}
+	return s
+}
+
+// appendName appends the non-empty names not already in list.
+func appendName(list []string, names ...string) []string {
+	for _, n := range names {
+		if n != "" && !slices.Contains(list, n) {
+			list = append(list, n)
+		}
+	}
+	return list
 }
 
 // gpuHook adapts the GPU package's probe to the engine's hook (nil: the GPUs cannot be sampled).

@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"starlab/builtins/server"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -43,7 +44,7 @@ func TestServerMetricsPerEngine(t *testing.T) {
 			}
 			tr := newServerTracker()
 			for range 2 {
-				s, err := parseMetrics(strings.NewReader(string(text)))
+				s, err := parseMetrics(strings.NewReader(string(text)), everyEngine)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -58,7 +59,7 @@ func TestServerMetricsPerEngine(t *testing.T) {
 	}
 	// A scrape with none of the series (another exporter) is a sample with every field null.
 	tr := newServerTracker()
-	s, err := parseMetrics(strings.NewReader("# TYPE go_goroutines gauge\ngo_goroutines 12\n"))
+	s, err := parseMetrics(strings.NewReader("# TYPE go_goroutines gauge\ngo_goroutines 12\n"), everyEngine)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +78,7 @@ func TestVLLMServerMetricsJSON(t *testing.T) {
 		s, err := parseMetrics(strings.NewReader(`vllm:num_requests_running{engine="0",model_name="m"} 4.0
 vllm:num_requests_waiting{engine="0",model_name="m"} 1.0
 vllm:kv_cache_usage_perc{engine="0",model_name="m"} 0.5
-vllm:num_preemptions_total{engine="0",model_name="m"} ` + pre + "\n"))
+vllm:num_preemptions_total{engine="0",model_name="m"} `+pre+"\n"), everyEngine)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -145,7 +146,7 @@ func TestMetricsProbe(t *testing.T) {
 			scrape := func() *ServerMetrics {
 				ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
 				defer cancel()
-				return scrapeLoop(ctx, s.Client(), s.URL+"/metrics", 10*time.Millisecond, memo)
+				return scrapeLoop(ctx, s.Client(), s.URL+"/metrics", 10*time.Millisecond, everyEngine, memo)
 			}
 			m := scrape()
 			if m.Unavailable != tc.unavailable || (m.ScrapeErrors > 0) != tc.errors {
@@ -171,7 +172,7 @@ func TestMetricsProbe(t *testing.T) {
 	s.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Millisecond)
 	defer cancel()
-	if m := scrapeLoop(ctx, http.DefaultClient, url, 10*time.Millisecond, &MetricsMemo{}); m.Unavailable != "" || m.ScrapeErrors < 2 {
+	if m := scrapeLoop(ctx, http.DefaultClient, url, 10*time.Millisecond, everyEngine, &MetricsMemo{}); m.Unavailable != "" || m.ScrapeErrors < 2 {
 		t.Errorf("connection refused: %+v", m)
 	}
 }
@@ -336,3 +337,6 @@ func TestSweepOnOllama(t *testing.T) {
 		})
 	}
 }
+
+// everyEngine reads any engine's series, as for an external server.
+var everyEngine = metricSeries(server.EngineExternal)

@@ -36,7 +36,7 @@ func TestRunPointHTTP(t *testing.T) {
 			s := f.start(t)
 			o := testOptions(t)
 			o.NumRequests, o.Timeout = 20, 300*time.Millisecond
-			p, err := RunPoint(context.Background(), Target{URL: s.URL, Model: "m", Endpoint: tc.endpoint}, o, PointSpec{Rate: 200})
+			p, err := RunPoint(context.Background(), Target{URL: s.URL, Model: "m", Endpoint: tc.endpoint, Series: everyEngine}, o, PointSpec{Rate: 200})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -21,6 +21,8 @@ type Target struct {
 	// MetricsMemo, shared by the points measured against one server, keeps them from probing a
 	// metrics endpoint the server has been found not to have (nil: each point probes).
 	MetricsMemo *MetricsMemo
+	// Series are the engine's names for what server_metrics summarises.
+	Series MetricSeries
 }
 
 func (t Target) metricsURL() string {
@@ -51,7 +53,7 @@ func RunPoint(ctx context.Context, t Target, o Options, spec PointSpec) (Point, 
 		if interval <= 0 {
 			interval = time.Second
 		}
-		go func() { scraped <- scrapeLoop(scrapeCtx, &http.Client{}, u, interval, t.MetricsMemo) }()
+		go func() { scraped <- scrapeLoop(scrapeCtx, &http.Client{}, u, interval, t.Series, t.MetricsMemo) }()
 	} else {
 		scraped <- nil
 	}

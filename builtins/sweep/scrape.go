@@ -14,20 +14,14 @@ import (
 	"github.com/prometheus/common/model"
 )
 
-// Each engine's Prometheus series for the summary's fields, first choice first. The names differ
-// between engines, so one table reads any server (an external one too) without knowing which
-// engine it is. A series with several label sets (vLLM's one per data-parallel engine, SGLang's
-// one per scheduler) is summed, KV usage takes the max.
-var (
-	runningSeries = []string{"vllm:num_requests_running", "sglang:num_running_reqs", "llamacpp:requests_processing"}
-	waitingSeries = []string{"vllm:num_requests_waiting", "sglang:num_queue_reqs", "llamacpp:requests_deferred"}
-	// vllm:gpu_cache_usage_perc is the pre-0.9 name of kv_cache_usage_perc; llama.cpp dropped
-	// kv_cache_usage_ratio in May 2025 (PR #13660), so a newer llama-server leaves KV usage null.
-	kvSeries = []string{"vllm:kv_cache_usage_perc", "vllm:gpu_cache_usage_perc", "sglang:token_usage",
-		"llamacpp:kv_cache_usage_ratio"}
-	// Only vLLM counts preemptions; SGLang's retractions are a gauge of another thing.
-	preemptSeries = []string{"vllm:num_preemptions_total"}
-)
+// MetricSeries names the Prometheus series a point's server_metrics summarises, first choice first
+// (vLLM renamed its KV usage series). The engine adapters of the server package know them; an
+// external server of unknown engine gets every engine's names. A series with several label sets
+// (vLLM's one per data-parallel engine, SGLang's one per scheduler) is summed, KV usage takes the
+// max; a series the server does not export leaves its field null.
+type MetricSeries struct {
+	Running, Waiting, KVUsage, Preemptions []string
+}
 
 // serverSample is one reading of the series the point summary needs; has* is false when the
 // server exports no such series, which leaves the field null rather than 0.
@@ -82,8 +76,8 @@ func (t *serverTracker) fail(err error) {
 }
 
 // parseMetrics reads the Prometheus text exposition format with Prometheus' own parser and keeps
-// the series the summary needs, whichever engine exported them.
-func parseMetrics(r io.Reader) (serverSample, error) {
+// the series the summary needs.
+func parseMetrics(r io.Reader, series MetricSeries) (serverSample, error) {
 	var s serverSample
 	parser := expfmt.NewTextParser(model.UTF8Validation)
 	families, err := parser.TextToMetricFamilies(r)
@@ -123,10 +117,10 @@ func parseMetrics(r io.Reader) (serverSample, error) {
 		}
 		return 0, false
 	}
-	s.running, s.hasRunning = pick(runningSeries, false)
-	s.waiting, s.hasWaiting = pick(waitingSeries, false)
-	s.kv, s.hasKV = pick(kvSeries, true)
-	s.preemptions, s.hasPreempt = pick(preemptSeries, false)
+	s.running, s.hasRunning = pick(series.Running, false)
+	s.waiting, s.hasWaiting = pick(series.Waiting, false)
+	s.kv, s.hasKV = pick(series.KVUsage, true)
+	s.preemptions, s.hasPreempt = pick(series.Preemptions, false)
 	return s, nil
 }
 
@@ -175,7 +169,7 @@ func (e *statusError) absent() bool {
 // succeeds, an HTTP answer other than 200 means the server serves no metrics: the point records
 // it once in Unavailable and stops scraping (the first scrape is the probe). Failures after a
 // success, and connection errors before one (the server may be down), count as scrape errors.
-func scrapeLoop(ctx context.Context, hc *http.Client, url string, interval time.Duration, memo *MetricsMemo) *ServerMetrics {
+func scrapeLoop(ctx context.Context, hc *http.Client, url string, interval time.Duration, series MetricSeries, memo *MetricsMemo) *ServerMetrics {
 	t := newServerTracker()
 	if why := memo.get(); why != "" {
 		t.m.Unavailable = why
@@ -185,7 +179,7 @@ func scrapeLoop(ctx context.Context, hc *http.Client, url string, interval time.
 	defer tick.Stop()
 	probing := true
 	for {
-		err := scrapeOnce(ctx, hc, url, t)
+		err := scrapeOnce(ctx, hc, url, series, t)
 		var se *statusError
 		switch {
 		case err == nil:
@@ -210,7 +204,7 @@ func scrapeLoop(ctx context.Context, hc *http.Client, url string, interval time.
 	}
 }
 
-func scrapeOnce(ctx context.Context, hc *http.Client, url string, t *serverTracker) error {
+func scrapeOnce(ctx context.Context, hc *http.Client, url string, series MetricSeries, t *serverTracker) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
@@ -226,7 +220,7 @@ func scrapeOnce(ctx context.Context, hc *http.Client, url string, t *serverTrack
 		io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
 		return &statusError{url: url, code: resp.StatusCode, status: resp.Status}
 	}
-	s, err := parseMetrics(resp.Body)
+	s, err := parseMetrics(resp.Body, series)
 	if err != nil {
 		return err
 	}

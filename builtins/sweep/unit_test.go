@@ -220,11 +220,11 @@ vllm:num_requests_waiting{model_name="a"} 4.0
 vllm:gpu_cache_usage_perc{model_name="a"} 0.5
 vllm:num_preemptions_total{model_name="a"} 7 1700000000
 `
-	s, err := parseMetrics(strings.NewReader(text))
+	s, err := parseMetrics(strings.NewReader(text), everyEngine)
 	if err != nil || s.running != 5 || s.waiting != 4 || s.kv != 0.5 || s.preemptions != 7 {
 		t.Fatalf("%+v %v", s, err)
 	}
-	if _, err := parseMetrics(strings.NewReader("vllm:x{a=\"b\" 1\n")); err == nil {
+	if _, err := parseMetrics(strings.NewReader("vllm:x{a=\"b\" 1\n"), everyEngine); err == nil {
 		t.Error("unterminated labels accepted")
 	}
 }

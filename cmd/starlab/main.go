@@ -19,6 +19,7 @@ import (
 
 	_ "starlab/builtins/all"
 	"starlab/builtins/report"
+	"starlab/builtins/server"
 	"starlab/builtins/sim"
 	"starlab/runtime"
 )
@@ -56,6 +57,9 @@ func commands() []command {
 		{"sim", []usageLine{
 			{"serve MODEL [vllm serve flags]", "serve the simulator as vLLM would, until Ctrl-C"},
 		}, func(args []string, stdout, stderr io.Writer) (int, error) { return simCmd(args, stdout, stderr), nil }},
+		{"tiny-gguf", []usageLine{
+			{"--out PATH [--dim N --layers N --seed N ...]", "write a random-weight llama GGUF with the Llama-3 vocabulary"},
+		}, tinyGGUFCmd},
 		{"version", []usageLine{
 			{"", "print starlab's and Go's versions"},
 		}, func(_ []string, stdout, _ io.Writer) (int, error) {
@@ -83,7 +87,8 @@ func usage() string {
 	}
 	tw.Flush()
 	sb.WriteString(`
-Run and replay flags: --set name=value (repeatable), --seed N, --out DIR, --virtual, --vllm-cmd CMD,
+Run and replay flags: --set name=value (repeatable), --seed N, --out DIR, --virtual,
+  --engine-cmd ENGINE=CMD (repeatable; --vllm-cmd CMD is --engine-cmd vllm=CMD),
   --log-level debug|info|warn|error, --log-format auto|console|json (starlab run -h explains each).
 Exit status: 0 ok, 1 the plan failed, 2 usage error, 130 interrupted.
 `)
@@ -165,6 +170,26 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
+// checkEngineCmds folds --vllm-cmd into --engine-cmd and checks the engine names.
+func checkEngineCmds(cmds sets, vllmCmd string) error {
+	if vllmCmd != "" {
+		if c, ok := cmds[server.EngineVLLM]; ok && c != vllmCmd {
+			return runtime.Usagef("--vllm-cmd %q and --engine-cmd vllm=%q disagree: give one", vllmCmd, c)
+		}
+		cmds[server.EngineVLLM] = vllmCmd
+	}
+	envs := server.ExecutableEnvs()
+	for name, c := range cmds {
+		if _, ok := envs[name]; !ok {
+			return runtime.Usagef("--engine-cmd %s=...: want an engine that starts as a process (vllm, sglang, llama.cpp or ollama), got %q", name, name)
+		}
+		if strings.TrimSpace(c) == "" {
+			return runtime.Usagef("--engine-cmd %s=: the command is empty", name)
+		}
+	}
+	return nil
+}
+
 func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -184,14 +209,19 @@ func runCmd(args []string, stderr io.Writer, replay bool) (int, error) {
 	resume := fs.String("resume", "", "continue the run in `RUNDIR`: completed steps come from its journal")
 	plan := fs.String("plan", "", "replay: the plan to run instead of the recorded one (an edited analysis)")
 	virtual := fs.Bool("virtual", false, "run every server as the simulator in virtual time")
-	vllmCmd := fs.String("vllm-cmd", os.Getenv("STARLAB_VLLM"), "command that starts vLLM (default \"vllm\"; env STARLAB_VLLM)")
+	engineCmds := sets{}
+	fs.Var(engineCmds, "engine-cmd", "command that starts an engine, `NAME=CMD` (repeatable; NAME vllm, sglang, llama.cpp or ollama; env STARLAB_VLLM, STARLAB_SGLANG, STARLAB_LLAMA_CPP, STARLAB_OLLAMA; default on PATH)")
+	vllmCmd := fs.String("vllm-cmd", "", "command that starts vLLM: --engine-cmd vllm=`CMD`")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	logFormat := fs.String("log-format", "auto", "auto (console on a terminal, JSON otherwise), console or json")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return 2, &runtime.UsageError{Err: err}
 	}
-	opts := runtime.Options{Sets: set, Seed: *seed, Out: *out, Virtual: *virtual, VLLMCmd: *vllmCmd, Args: append([]string{name}, args...)}
+	if err := checkEngineCmds(engineCmds, *vllmCmd); err != nil {
+		return 2, err
+	}
+	opts := runtime.Options{Sets: set, Seed: *seed, Out: *out, Virtual: *virtual, EngineCmds: engineCmds, Args: append([]string{name}, args...)}
 	fs.Visit(func(f *flag.Flag) {
 		if f.Name == "seed" {
 			opts.SeedSet = true
