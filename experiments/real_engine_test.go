@@ -1,0 +1,119 @@
+package experiments_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"starlab/builtins/catalog/gguf"
+	"starlab/runtime"
+	"starlab/runtime/runtimetest"
+)
+
+// ollamaOrSkip returns the real engine's executable: STARLAB_OLLAMA, or ollama on PATH. CI always
+// provides it (.ci/run builds it with scripts/get-ollama.sh), so there a missing engine fails.
+func ollamaOrSkip(t *testing.T) string {
+	t.Helper()
+	exe := os.Getenv("STARLAB_OLLAMA")
+	if exe == "" {
+		exe, _ = exec.LookPath("ollama")
+	}
+	if exe == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatal("CI must run the real engine: .ci/run builds it with scripts/get-ollama.sh and sets STARLAB_OLLAMA")
+		}
+		t.Skip("no real engine: export STARLAB_OLLAMA=$(scripts/get-ollama.sh) to run this test")
+	}
+	return exe
+}
+
+// The real-engine plan on llama.cpp inside ollama, with a random-weight model of the real Llama-3
+// vocabulary: start, closed-loop ramp and long capacity run, open-loop knee search, stop. The knee's
+// bracket must contain the capacity the closed loop measured, the start-up log must give the
+// slots, and nothing the run started may outlive it.
+func TestRealEngine(t *testing.T) {
+	ollamaOrSkip(t)
+	tmp := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	model := filepath.Join(tmp, "tiny.gguf")
+	if _, err := gguf.WriteTiny(ctx, model, gguf.DefaultTiny(), ""); err != nil {
+		t.Fatalf("writing the model: %v", err)
+	}
+	dir := run(t, runtime.Options{PlanPath: "real_engine.star", Sets: map[string]string{"model": model},
+		Out: filepath.Join(tmp, "run")})
+
+	var rep struct {
+		Hypotheses []struct {
+			ID, Verdict, Evidence string
+		} `json:"hypotheses"`
+	}
+	data, err := os.ReadFile(filepath.Join(dir, "report.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(data, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Hypotheses) != 1 || rep.Hypotheses[0].Verdict != "supported" {
+		t.Errorf("R-1 (the knee's bracket contains the closed-loop capacity): %+v", rep.Hypotheses)
+	}
+
+	m := runtimetest.Manifest(t, dir)
+	servers, _ := m["servers"].([]any)
+	if len(servers) != 1 {
+		t.Fatalf("manifest servers: %v", m["servers"])
+	}
+	srv := servers[0].(map[string]any)
+	if srv["engine"] != "ollama" || srv["engine_version"] != "0.6.5" {
+		t.Errorf("manifest server entry: %v", srv)
+	}
+	log, _ := os.ReadFile(filepath.Join(dir, "servers", srv["name"].(string)+".log"))
+	if !strings.Contains(string(log), "n_ctx_per_seq") {
+		t.Errorf("server log lacks the runner's context lines:\n%.2000s", log)
+	}
+	journal, _ := os.ReadFile(filepath.Join(dir, "journal.jsonl"))
+	if !strings.Contains(string(journal), `"slots":4`) {
+		t.Errorf("the start step did not record 4 slots from the start-up log")
+	}
+	for _, sweep := range []string{"concurrency", "capacity", "ramp"} {
+		var points []map[string]any
+		data, _ := os.ReadFile(filepath.Join(dir, "sweeps", sweep+".json"))
+		if err := json.Unmarshal(data, &points); err != nil || len(points) == 0 {
+			t.Fatalf("sweep %s: %v", sweep, err)
+		}
+		for _, p := range points {
+			if p["engine"] != "ollama" || p["failed"].(float64) != 0 {
+				t.Errorf("sweep %s point at %v: engine %v, failed %v, errors %v", sweep, p["request_rate"], p["engine"], p["failed"], p["errors"])
+			}
+			if p["output_tokens_from_chunks"].(float64) != 0 {
+				t.Errorf("sweep %s: output tokens counted from chunks, not from usage", sweep)
+			}
+		}
+	}
+	// Nothing of the run survives it: ollama serve and its runner both read the run directory.
+	if left := processesMentioning(t, dir); len(left) > 0 {
+		t.Errorf("processes left running: %v", left)
+	}
+}
+
+// processesMentioning lists the processes whose command line or environment contains s (ollama
+// serve has the run directory in OLLAMA_MODELS, its runner in --model).
+func processesMentioning(t *testing.T, s string) []string {
+	t.Helper()
+	procs, _ := filepath.Glob("/proc/[0-9]*")
+	var out []string
+	for _, p := range procs {
+		cmdline, _ := os.ReadFile(filepath.Join(p, "cmdline"))
+		environ, _ := os.ReadFile(filepath.Join(p, "environ"))
+		if strings.Contains(string(cmdline), s) || strings.Contains(string(environ), s) {
+			out = append(out, filepath.Base(p)+": "+strings.ReplaceAll(string(cmdline), "\x00", " "))
+		}
+	}
+	return out
+}
