@@ -249,23 +249,31 @@ func matchModel(served []string, want string) (string, bool) {
 	return "", false
 }
 
-// getJSON fetches url into v; any status but 200 is an error.
-func getJSON(ctx context.Context, hc *http.Client, url string, v any) error {
+// fetch GETs url and returns the status and up to limit bytes of the body (the rest is drained,
+// so the connection is reused).
+func fetch(ctx context.Context, hc *http.Client, url string, limit int64) (int, []byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		return err
+		return 0, nil, err
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
-		return err
+		return 0, nil, err
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	body, err := io.ReadAll(io.LimitReader(resp.Body, limit))
+	io.Copy(io.Discard, resp.Body)
+	return resp.StatusCode, body, err
+}
+
+// getJSON fetches url into v; any status but 200 is an error.
+func getJSON(ctx context.Context, hc *http.Client, url string, v any) error {
+	status, body, err := fetch(ctx, hc, url, 1<<20)
 	if err != nil {
 		return err
 	}
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s: HTTP %d", url, resp.StatusCode)
+	if status != http.StatusOK {
+		return fmt.Errorf("%s: HTTP %d", url, status)
 	}
 	return json.Unmarshal(body, v)
 }

@@ -131,18 +131,12 @@ func (ollamaEngine) PostStart(ctx context.Context, s *Started) error {
 
 // Ready: GET / answers "Ollama is running" once serve listens (no model is loaded yet).
 func (ollamaEngine) Ready(ctx context.Context, hc *http.Client, url string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url+"/", nil)
+	status, body, err := fetch(ctx, hc, url+"/", 1<<10)
 	if err != nil {
 		return err
 	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<10))
-	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "Ollama is running") {
-		return fmt.Errorf("%s/: HTTP %d %q, want \"Ollama is running\"", url, resp.StatusCode, body)
+	if status != http.StatusOK || !strings.Contains(string(body), "Ollama is running") {
+		return fmt.Errorf("%s/: HTTP %d %q, want \"Ollama is running\"", url, status, body)
 	}
 	return nil
 }

@@ -188,21 +188,13 @@ func runHelper(ctx context.Context, argv, env []string, out io.Writer) error {
 	}
 }
 
+// get is a GET that wants 200.
 func get(ctx context.Context, hc *http.Client, url string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return err
+	status, _, err := fetch(ctx, hc, url, 0)
+	if err == nil && status != http.StatusOK {
+		err = fmt.Errorf("%s: HTTP %d", url, status)
 	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	io.Copy(io.Discard, resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s: HTTP %d", url, resp.StatusCode)
-	}
-	return nil
+	return err
 }
 
 // startLocked starts cmd from an OS thread that stays locked, and so alive, until exited is
