@@ -13,7 +13,7 @@ march=""
 if grep -qw avx2 /proc/cpuinfo 2>/dev/null && grep -qw fma /proc/cpuinfo && grep -qw f16c /proc/cpuinfo; then
   march="x86-64-v3"
 fi
-cache="${STARLAB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/starlab}"
+cache="${STARLAB_CACHE:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/starlab}"
 dir="$cache/ollama-$version${march:+-$march}"
 if [ ! -x "$dir/ollama" ]; then
   mkdir -p "$dir"
