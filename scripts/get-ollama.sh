@@ -20,9 +20,14 @@ if [ ! -x "$dir/ollama" ]; then
   flags="-O3${march:+ -march=$march}"
   echo "building ollama $version (CGO flags: $flags) into $dir ..." >&2
   tmp=$(mktemp -d "$dir/build.XXXXXX")
-  CGO_ENABLED=1 CGO_CFLAGS="$flags" CGO_CXXFLAGS="$flags" GOBIN="$tmp" GOFLAGS=-mod=mod \
+  # The C++ compiler's warnings fill pages: they go to build.log, shown only if the build fails.
+  if ! CGO_ENABLED=1 CGO_CFLAGS="$flags" CGO_CXXFLAGS="$flags" GOBIN="$tmp" GOFLAGS=-mod=mod \
     go install -ldflags "-X=github.com/ollama/ollama/version.Version=${version#v} -X=github.com/ollama/ollama/server.mode=release" \
-    "github.com/ollama/ollama@$version" >&2
+    "github.com/ollama/ollama@$version" > "$dir/build.log" 2>&1; then
+    tail -n 40 "$dir/build.log" >&2
+    echo "building ollama failed; the whole log is $dir/build.log" >&2
+    exit 1
+  fi
   mv "$tmp/ollama" "$dir/ollama"
   rmdir "$tmp"
 fi
