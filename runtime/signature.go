@@ -99,7 +99,7 @@ type documentedParam struct {
 }
 
 func parseSignature(b Builtin) ([]documentedParam, error) {
-	expr, err := syntax.ParseExpr(b.Name+" signature", b.Signature, 0)
+	expr, err := (&syntax.FileOptions{}).ParseExpr(b.Name+" signature", b.Signature, 0)
 	if err != nil {
 		return nil, fmt.Errorf("%s: signature does not parse: %v", b.Name, err)
 	}

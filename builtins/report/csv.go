@@ -5,7 +5,6 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
-	"sort"
 	"strconv"
 
 	"starlab/builtins/sweep/pointschema"
@@ -86,25 +85,4 @@ func csvValue(v any) string {
 		return string(data)
 	}
 	return fmt.Sprint(v)
-}
-
-// tableColumns is the columns of rows in first-appearance order (keys of one row sorted, since
-// Go maps have no order; table() passes the plan's own order).
-func tableColumns(rows []map[string]any) []string {
-	seen := map[string]bool{}
-	var cols []string
-	for _, r := range rows {
-		keys := make([]string, 0, len(r))
-		for k := range r {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			if !seen[k] {
-				seen[k] = true
-				cols = append(cols, k)
-			}
-		}
-	}
-	return cols
 }
