@@ -6,11 +6,11 @@ import (
 
 	"go.starlark.net/lib/json"
 	"go.starlark.net/starlark"
+	"go.starlark.net/syntax"
 )
 
 func kneeLike() *Object {
-	var o *Object
-	o = NewObject("Knee", starlark.StringDict{
+	o := NewObject("Knee", starlark.StringDict{
 		"rate":  starlark.Float(15.5),
 		"found": starlark.True,
 		"around": Method("around", func(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
@@ -33,7 +33,7 @@ encoded = json.encode(k)
 n = k.around(3)
 r = k.rate
 `
-	g, err := starlark.ExecFile(thread, "t.star", src, env)
+	g, err := starlark.ExecFileOptions(&syntax.FileOptions{}, thread, "t.star", src, env)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,11 +46,11 @@ r = k.rate
 	if g["n"].String() != "3" || g["r"].String() != "15.5" {
 		t.Errorf("attrs: n=%s r=%s", g["n"], g["r"])
 	}
-	_, err = starlark.ExecFile(thread, "t.star", `k.around("x")`, env)
+	_, err = starlark.ExecFileOptions(&syntax.FileOptions{}, thread, "t.star", `k.around("x")`, env)
 	if err == nil || !strings.Contains(err.Error(), "around: for parameter n: got string, want int") {
 		t.Errorf("method errors are qualified: %v", err)
 	}
-	_, err = starlark.ExecFile(thread, "t.star", `{k: 1}`, env)
+	_, err = starlark.ExecFileOptions(&syntax.FileOptions{}, thread, "t.star", `{k: 1}`, env)
 	if err == nil || !strings.Contains(err.Error(), "unhashable type: Knee") {
 		t.Errorf("an object without a key is unhashable: %v", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"go.starlark.net/starlark"
+	"go.starlark.net/syntax"
 
 	"starlab/runtime"
 	"starlab/runtime/paramerr"
@@ -52,7 +53,7 @@ func TestRecipe(t *testing.T) {
 		t.Fatal(err)
 	}
 	env := starlark.StringDict{"span": starlark.NewBuiltin("span", runtime.Qualified(span))}
-	g, err := starlark.ExecFile(&starlark.Thread{}, "plan.star", "s = span(2, width = 4)\nm = s.mid\nd = dir(s)", env)
+	g, err := starlark.ExecFileOptions(&syntax.FileOptions{}, &starlark.Thread{}, "plan.star", "s = span(2, width = 4)\nm = s.mid\nd = dir(s)", env)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +64,7 @@ func TestRecipe(t *testing.T) {
 		`span(1, width = 0)`:   "span: for parameter width: want a width above 0, got 0",
 		`span(1, width = "a")`: "span: for parameter width: got string, want float",
 	} {
-		_, err := starlark.ExecFile(&starlark.Thread{}, "plan.star", src, env)
+		_, err := starlark.ExecFileOptions(&syntax.FileOptions{}, &starlark.Thread{}, "plan.star", src, env)
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: got %v, want %q", src, err, want)
 		}
