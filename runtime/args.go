@@ -43,12 +43,9 @@ type Floats []float64
 
 // Unpack implements starlark.Unpacker.
 func (fs *Floats) Unpack(v starlark.Value) error {
-	seq, ok := v.(starlark.Indexable)
-	if !ok {
-		return fmt.Errorf("got %s, want list of numbers", v.Type())
-	}
-	if _, isStr := v.(starlark.String); isStr {
-		return fmt.Errorf("got string, want list of numbers")
+	seq, err := sequence(v, "list of numbers")
+	if err != nil {
+		return err
 	}
 	out := make([]float64, seq.Len())
 	for i := range out {
