@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	goruntime "runtime"
 	"sort"
+	"starlab/stats"
 	"strings"
 	"sync"
 	"time"
@@ -31,6 +32,9 @@ type Options struct {
 	Resume   string // run directory to continue
 	Replay   string // run directory whose journal answers every step
 	Virtual  bool
+	// Confidence is the level of the run's intervals and decisions; 0 means 0.95 (or, resuming,
+	// the recorded level).
+	Confidence float64
 	// EngineCmds: --engine-cmd NAME=CMD by engine name (vllm, sglang, llama.cpp, ollama).
 	EngineCmds map[string]string
 	// LogOut receives the run's log as the user wants it (console or JSON); run.log in the run
@@ -90,6 +94,12 @@ func Execute(ctx context.Context, opts Options) (*Outcome, error) {
 			return nil, err
 		}
 	}
+	if opts.Confidence == 0 {
+		opts.Confidence = stats.DefaultLevel
+	}
+	if !stats.ValidLevel(opts.Confidence) {
+		return nil, Usagef("--confidence %g: want a level between 0.5 and 1, e.g. 0.95", opts.Confidence)
+	}
 	if opts.PlanPath == "" {
 		return nil, Usagef("no plan given")
 	}
@@ -136,18 +146,19 @@ func Execute(ctx context.Context, opts Options) (*Outcome, error) {
 		}
 	}
 	fields := map[string]any{
-		"plan":    map[string]any{"path": opts.PlanPath, "sha256": planSHA},
-		"sets":    opts.Sets,
-		"seed":    opts.Seed,
-		"mode":    mode.String(),
-		"virtual": opts.Virtual,
-		"starlab": Version(),
-		"go":      goruntime.Version(),
-		"host":    hostInfo(),
-		"args":    opts.Args,
-		"status":  "running",
-		"error":   nil,
-		"end":     nil,
+		"plan":       map[string]any{"path": opts.PlanPath, "sha256": planSHA},
+		"sets":       opts.Sets,
+		"seed":       opts.Seed,
+		"confidence": opts.Confidence,
+		"mode":       mode.String(),
+		"virtual":    opts.Virtual,
+		"starlab":    Version(),
+		"go":         goruntime.Version(),
+		"host":       hostInfo(),
+		"args":       opts.Args,
+		"status":     "running",
+		"error":      nil,
+		"end":        nil,
 	}
 	switch mode {
 	case Resume:
@@ -180,7 +191,7 @@ func Execute(ctx context.Context, opts Options) (*Outcome, error) {
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	run := &Run{
-		Ctx: runCtx, Dir: dir, Seed: opts.Seed, Mode: mode, Virtual: opts.Virtual, Log: log,
+		Ctx: runCtx, Dir: dir, Seed: opts.Seed, Mode: mode, Virtual: opts.Virtual, Log: log, Confidence: opts.Confidence,
 		EngineCmds: opts.EngineCmds, PlanPath: opts.PlanPath,
 		journal: journal, manifest: manifest,
 		params: &paramSet{sets: opts.Sets, values: map[string]starlark.Value{}},
@@ -229,6 +240,14 @@ func inheritRecorded(opts *Options, m *Manifest) error {
 				return Usagef("--seed %d differs from the recorded seed %d of this run", opts.Seed, uint64(f))
 			}
 			opts.Seed = uint64(f)
+		}
+	}
+	if v, ok := m.Get("confidence"); ok {
+		if f, ok := v.(float64); ok && f > 0 {
+			if opts.Confidence != 0 && opts.Confidence != f {
+				return Usagef("--confidence %g differs from the recorded level %g of this run", opts.Confidence, f)
+			}
+			opts.Confidence = f
 		}
 	}
 	if v, ok := m.Get("sets"); ok {

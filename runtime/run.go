@@ -53,6 +53,9 @@ type Run struct {
 	EngineCmds map[string]string
 	// PlanPath is the plan being run, as given on the command line.
 	PlanPath string
+	// Confidence is the level of every interval and decision of the run (--confidence, default
+	// stats.DefaultLevel).
+	Confidence float64
 
 	journal  *Journal
 	manifest *Manifest
@@ -72,6 +75,14 @@ func (r *Run) OnThread(f func(*starlark.Thread)) {
 }
 
 const runKey = "starlab.run"
+
+// Level is the run's confidence level: Confidence, or 0.95 for a run made without one (tests).
+func (r *Run) Level() float64 {
+	if r.Confidence == 0 {
+		return 0.95
+	}
+	return r.Confidence
+}
 
 // FromThread returns the run a thread belongs to. Builtins call it instead of reading globals, so
 // several runs can share a process (tests do).

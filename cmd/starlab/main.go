@@ -87,7 +87,7 @@ func usage() string {
 	}
 	tw.Flush()
 	sb.WriteString(`
-Run and replay flags: --set name=value (repeatable), --seed N, --out DIR, --virtual,
+Run and replay flags: --set name=value (repeatable), --seed N, --confidence LEVEL, --out DIR, --virtual,
   --engine-cmd ENGINE=CMD (repeatable; --vllm-cmd CMD is --engine-cmd vllm=CMD),
   --log-level debug|info|warn|error, --log-format auto|console|json (starlab run -h explains each).
 Exit status: 0 ok, 1 the plan failed, 2 usage error, 130 interrupted.
@@ -208,6 +208,7 @@ func runCmd(args []string, stderr io.Writer, replay bool) (int, error) {
 	out := fs.String("out", "", "run directory (default runs/<UTC timestamp>-<plan name>)")
 	resume := fs.String("resume", "", "continue the run in `RUNDIR`: completed steps come from its journal")
 	plan := fs.String("plan", "", "replay: the plan to run instead of the recorded one (an edited analysis)")
+	confidence := fs.Float64("confidence", 0, "confidence `LEVEL` of every interval and verdict (default 0.95; resume and replay keep the recorded one)")
 	virtual := fs.Bool("virtual", false, "run every server as the simulator in virtual time")
 	engineCmds := sets{}
 	fs.Var(engineCmds, "engine-cmd", "command that starts an engine, `NAME=CMD` (repeatable; NAME vllm, sglang, llama.cpp or ollama; env STARLAB_VLLM, STARLAB_SGLANG, STARLAB_LLAMA_CPP, STARLAB_OLLAMA; default on PATH)")
@@ -221,7 +222,7 @@ func runCmd(args []string, stderr io.Writer, replay bool) (int, error) {
 	if err := checkEngineCmds(engineCmds, *vllmCmd); err != nil {
 		return 2, err
 	}
-	opts := runtime.Options{Sets: set, Seed: *seed, Out: *out, Virtual: *virtual, EngineCmds: engineCmds, Args: append([]string{name}, args...)}
+	opts := runtime.Options{Sets: set, Seed: *seed, Confidence: *confidence, Out: *out, Virtual: *virtual, EngineCmds: engineCmds, Args: append([]string{name}, args...)}
 	fs.Visit(func(f *flag.Flag) {
 		if f.Name == "seed" {
 			opts.SeedSet = true
