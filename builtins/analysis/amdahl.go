@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"starlab/stats"
 	"strings"
 )
 
@@ -45,6 +46,15 @@ type Scaling struct {
 	Speedup        float64 // Scaled / Base
 	Efficiency     float64 // Speedup / N
 	SerialFraction float64 // Karp–Flatt e = (1/S − 1/n)/(1 − 1/n)
+
+	// Intervals at Level of Speedup (from the two points' intervals, delta method on the log
+	// ratio), Efficiency and SerialFraction (monotone maps of the speedup's ends). NoInterval when
+	// a point has none.
+	SpeedupCI, EfficiencyCI, SerialFractionCI stats.Interval
+	Level                                     float64
+	// LoadLimited is the noise-aware diagnosis of the base at the compared load: "yes" (decidedly
+	// not saturated: the test measured the load), "no" (decidedly saturated) or "inconclusive".
+	LoadLimited string
 
 	// Valid is false when the comparison cannot show scaling: the base was
 	// not saturated at the compared load (load-limited), or the scaled run

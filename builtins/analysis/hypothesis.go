@@ -2,6 +2,7 @@ package analysis
 
 import (
 	"fmt"
+	"starlab/stats"
 	"strings"
 )
 
@@ -15,6 +16,8 @@ const (
 	Undecided Verdict = iota
 	Supported
 	Refuted
+	// Inconclusive: a claim's interval straddles its threshold at the run's confidence.
+	Inconclusive
 )
 
 // String is the word shown in verdict tables.
@@ -24,6 +27,8 @@ func (v Verdict) String() string {
 		return "supported"
 	case Refuted:
 		return "refuted"
+	case Inconclusive:
+		return "inconclusive"
 	}
 	return "undecided"
 }
@@ -45,6 +50,29 @@ type Hypothesis struct {
 	Statement string
 	Verdict   Verdict
 	Evidence  string
+
+	// Claim is the decision rule that gave the verdict; nil for the boolean supported= form.
+	Claim *Claim
+	// DeclaredSeq and DecidedSeq place the declaration and the decision on the run's event
+	// sequence (runtime.Run.Seq); DecidedSeq is 0 while undecided.
+	DeclaredSeq, DecidedSeq int
+}
+
+// Claim is an expect() or within() rule applied to an uncertain quantity.
+type Claim struct {
+	// Quantity says what was tested (the estimate's label, or "value" for a bare number).
+	Quantity string
+	Decision stats.Decision
+	Level    float64
+	// MeasuredSeq is when the quantity was measured (0 when unknown): a hypothesis declared
+	// before it was stated before the evidence (DeclaredBefore).
+	MeasuredSeq int
+}
+
+// DeclaredBefore reports whether the hypothesis was stated before the measurement that decided
+// it, the difference between a prediction and a post-hoc reading.
+func (h Hypothesis) DeclaredBefore() bool {
+	return h.Claim != nil && h.Claim.MeasuredSeq > 0 && h.DeclaredSeq < h.Claim.MeasuredSeq
 }
 
 // NewHypothesis checks and builds a Hypothesis; supported nil means undecided.

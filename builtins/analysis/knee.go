@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"starlab/stats"
 )
 
 // Knee method names, as reported in Knee.Method and KneeEvidence.Method.
@@ -98,6 +99,35 @@ type Knee struct {
 	Evidence []KneeEvidence
 	// X and Y are the fields used.
 	X, Y string
+
+	// Verdicts holds each distinct load's noise-aware saturation verdict, in ascending load.
+	Verdicts []PointVerdict
+	// RateCI is where the knee lies at Level: from the highest load decidedly not saturated to the
+	// lowest decidedly saturated (inconclusive loads between them widen it). MaxThroughputCI is
+	// the plateau's interval. NoInterval where the points carry none.
+	RateCI, MaxThroughputCI stats.Interval
+	Level                   float64
+	// Checks are the consistency checks that failed on the points (Little's law, a
+	// per-request throughput column, ...), so a table that cannot be what it claims is flagged.
+	Checks []string
+}
+
+// Saturation verdicts of one load.
+const (
+	Saturated           = "saturated"
+	NotSaturated        = "not saturated"
+	SaturationUndecided = "inconclusive"
+)
+
+// PointVerdict is one load's saturation verdict and what it rests on.
+type PointVerdict struct {
+	Load    float64
+	Verdict string // Saturated, NotSaturated or SaturationUndecided
+	// Delivered is the fraction of the sent load delivered, and DeliveredCI its interval
+	// (NoInterval for a row without counts: the verdict then rests on the value and Reason says so).
+	Delivered   float64
+	DeliveredCI stats.Interval
+	Reason      string
 }
 
 // Around returns n loads spread evenly across the bracket, ends included

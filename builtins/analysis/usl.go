@@ -3,6 +3,7 @@ package analysis
 import (
 	"fmt"
 	"math"
+	"starlab/stats"
 
 	"gonum.org/v1/gonum/mat"
 )
@@ -23,6 +24,11 @@ type USLFit struct {
 	PeakX float64 // X(PeakN); λ/σ (the asymptote) when PeakN is +Inf and σ > 0
 	R2    float64 // coefficient of determination on X
 	SSE   float64 // residual sum of squares
+
+	// Intervals at Level of λ, σ and κ, from refits to throughputs redrawn within each point's
+	// interval (a seeded parametric bootstrap); NoInterval when the points carry none.
+	LambdaCI, SigmaCI, KappaCI stats.Interval
+	Level                      float64
 }
 
 // Predict returns the fitted throughput at n.

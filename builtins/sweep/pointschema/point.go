@@ -77,6 +77,46 @@ type Point struct {
 
 	StoppedEarly bool   `json:"stopped_early"`
 	StopReason   string `json:"stop_reason,omitempty"`
+
+	// Confidence is the level of every interval of the point: the run's --confidence.
+	Confidence Float `json:"confidence"`
+	// CI holds [lo, hi] at Confidence for each figure that has an interval, keyed by the figure's
+	// field name (request_throughput, median_ttft_ms, ..., delivered). The README's metric table
+	// says how each is computed.
+	CI map[string][2]Float `json:"ci"`
+	// Delivered is the fraction of the load sent inside the window that the server delivered
+	// (output tokens when known, else requests); null in a closed loop. A point is saturated when
+	// it is decidedly under 0.9, at Confidence.
+	Delivered Float `json:"delivered"`
+	// SteadyState compares the first and second halves of the window; a point whose halves
+	// differ never settled, and its averages describe a transient.
+	SteadyState *SteadyState `json:"steady_state"`
+	// Checks are the consistency checks (Little's law, tokens, offered load) run on the point.
+	Checks []Check `json:"checks"`
+
+	// Repeat numbers this measurement among the repeats of its load (0 without repeats).
+	Repeat int `json:"repeat"`
+	// Repeats holds each repeat's own point when the sweep ran repeats >= 2; the point itself is
+	// then their mean, and its CI spans the repeats.
+	Repeats []Point `json:"repeats,omitempty"`
+}
+
+// SteadyState is the first-half versus second-half comparison of a point's window.
+type SteadyState struct {
+	OK     bool   `json:"ok"`
+	Detail string `json:"detail,omitempty"` // what drifted, when not OK
+	// The halves' request throughput (req/s), median TTFT (ms) and mean running requests from
+	// the server's metrics (null where unknown).
+	ThroughputHalves [2]Float `json:"throughput_halves"`
+	MedianTTFTHalves [2]Float `json:"median_ttft_halves"`
+	RunningHalves    [2]Float `json:"running_halves"`
+}
+
+// Check is one consistency check on a point.
+type Check struct {
+	Name   string `json:"name"` // littles_law | tokens | offered_load | per_request_throughput
+	OK     bool   `json:"ok"`
+	Detail string `json:"detail"` // the numbers compared, and what a failure means
 }
 
 // ClientStats says whether the load generator itself held the point back.

@@ -85,7 +85,8 @@ func describe(t reflect.Type, path, goPath string, out *[]Field) {
 		switch {
 		case f.Kind == KindObject && ft != rawType:
 			describe(ft, f.Path+".", f.Go+".", out)
-		case f.Kind == KindList && deref(ft.Elem()).Kind() == reflect.Struct:
+		case f.Kind == KindList && deref(ft.Elem()).Kind() == reflect.Struct && deref(ft.Elem()) != t:
+			// A list of the struct itself (a point's repeats) has the struct's own fields.
 			describe(deref(ft.Elem()), f.Path+"[].", f.Go+"[].", out)
 		}
 	}
