@@ -86,10 +86,15 @@ func PoissonInterval(n int, window, level float64) Interval {
 	return Interval{lo / window, hi / window}
 }
 
-// RatioInterval bounds Σnum / Σden from paired per-batch sums (completions and sends in each
-// sub-window, say) with the ratio estimator's linearised variance and a t interval on k−1 degrees
-// of freedom. Sends and completions of the same requests move together, so their ratio is much
-// better determined than either rate. ok is false when the denominators sum to zero.
+// RatioInterval bounds Σnum / Σden — the fraction of the load sent that a server delivered,
+// from per-batch sums (completions and sends in each sub-window) — given the denominators: the
+// question is whether the server kept up with the load it was actually sent, not what load a
+// Poisson client might have sent. The completions' noise is what the sends do not explain: the
+// residuals of a least-squares line c = α + β·a over the batches. A server that keeps up completes
+// what it is sent (β ≈ 1), a saturated one its capacity whatever it is sent (β ≈ 0); in both the
+// residuals are small, where the plain ratio estimator would carry the sends' Poisson noise into
+// the saturated case. The interval is Σnum/Σden ± t(k−2) · √(k·s²) / Σden, s² the residual
+// variance. ok is false when the denominators sum to zero; fewer than 3 batches give no interval.
 func RatioInterval(num, den []float64, level float64) (ratio float64, ci Interval, ok bool) {
 	var sn, sd float64
 	for i := range num {
@@ -101,16 +106,26 @@ func RatioInterval(num, den []float64, level float64) (ratio float64, ci Interva
 	}
 	ratio = sn / sd
 	k := float64(len(num))
-	if k < 2 {
+	if k < 3 {
 		return ratio, NoInterval, true
+	}
+	ma, mc := sd/k, sn/k
+	var sxx, sxy float64
+	for i := range num {
+		sxx += (den[i] - ma) * (den[i] - ma)
+		sxy += (den[i] - ma) * (num[i] - mc)
+	}
+	beta := 0.0
+	if sxx > 0 {
+		beta = sxy / sxx
 	}
 	var ss float64
 	for i := range num {
-		e := num[i] - ratio*den[i]
+		e := num[i] - (mc + beta*(den[i]-ma))
 		ss += e * e
 	}
-	se := math.Sqrt(k/(k-1)*ss) / sd
-	h := T(level, k-1) * se
+	s2 := ss / (k - 2)
+	h := T(level, k-2) * math.Sqrt(k*s2) / sd
 	return ratio, Interval{ratio - h, ratio + h}, true
 }
 

@@ -232,3 +232,36 @@ func TestMeanInterval(t *testing.T) {
 		t.Fatal("one replicate has no interval")
 	}
 }
+
+// A saturated server completes its capacity whatever it is sent: with Poisson sends at 150% of
+// capacity the delivered fraction is decidedly under 0.9, and a server that keeps up completes what
+// it is sent, decidedly over it. The sends' Poisson noise must not blur either.
+func TestRatioIntervalConditionalOnSends(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 5))
+	poisson := func(mean float64) float64 {
+		n := 0.0
+		for s := rng.ExpFloat64(); s < mean; s += rng.ExpFloat64() {
+			n++
+		}
+		return n
+	}
+	for run := range 200 {
+		sent := make([]float64, Batches)
+		saturated := make([]float64, Batches)
+		keptUp := make([]float64, Batches)
+		for j := range sent {
+			sent[j] = poisson(45)
+			saturated[j] = 30 + float64(rng.IntN(3)-1) // capacity 30 per batch, ±1 from batching
+			keptUp[j] = sent[j]
+		}
+		// Requests in flight at the window's edges move a few completions between batches.
+		keptUp[0] += 2
+		keptUp[Batches-1] -= 3
+		if f, ci, _ := RatioInterval(saturated, sent, 0.95); !(ci.Hi < 0.9) {
+			t.Fatalf("run %d: saturated server: delivered %.3f %v not decidedly under 0.9", run, f, ci)
+		}
+		if f, ci, _ := RatioInterval(keptUp, sent, 0.95); !(ci.Lo >= 0.9) {
+			t.Fatalf("run %d: server keeping up: delivered %.3f %v not decidedly over 0.9", run, f, ci)
+		}
+	}
+}
