@@ -73,9 +73,60 @@ func BlockLength(n int) int {
 // of 20,000 (with fewer resamples, never under 200).
 const maxWork = 20_000_000
 
-// Summary bounds the mean, median, p90 and p99 of x, given in send order. It returns NoInterval
-// for every statistic with fewer than 2 values. Cost: O(n log n) once, then O(n) per resample.
+// Summary bounds the mean, median, p90 and p99 of x, given in send order: each interval is the
+// wider of the block bootstrap's and, where the sample is large enough for the statistic,
+// sectioning's (Sectioned). Requests sent close together share the server's state, but so do all
+// requests of a stretch of high load: the bootstrap sees the first, sectioning also the second
+// (without it, 95% intervals of the median TTFT held the long-run value in 89-91% of simulated
+// Poisson points). NoInterval for fewer than 2 values. Cost: O(n log n) once, O(n) per resample.
 func (b Bootstrap) Summary(x []float64) map[Stat]Interval {
+	out := b.bootstrap(x)
+	for s, ci := range out {
+		if sec := Sectioned(x, s, b.Level); !sec.Unknown() && (ci.Unknown() || sec.Hi-sec.Lo > ci.Hi-ci.Lo) {
+			out[s] = sec
+		}
+	}
+	return out
+}
+
+// Sections is how many consecutive groups Sectioned cuts a sample into.
+const Sections = 10
+
+// minPerSection is the fewest values a section needs for a statistic to be estimated in it: a
+// p99 of 20 values is their maximum, not a percentile.
+func minPerSection(s Stat) int {
+	switch s {
+	case StatMean:
+		return 2
+	case StatMedian:
+		return 5
+	case StatP90:
+		return 20
+	}
+	return 100
+}
+
+// Sectioned is the sectioning interval of a statistic (batch statistics of simulation output
+// analysis): x, in send order, is cut into Sections consecutive groups; the statistic of each
+// group varies with the load and the server state of its stretch of time, and the spread of the
+// groups' values gives the overall statistic ± t(Sections−1)·sd/√Sections. NoInterval when a group
+// would hold too few values for the statistic.
+func Sectioned(x []float64, s Stat, level float64) Interval {
+	n := len(x)
+	if n < Sections*minPerSection(s) {
+		return NoInterval
+	}
+	vals := make([]float64, Sections)
+	for j := range Sections {
+		vals[j] = s.Of(x[j*n/Sections : (j+1)*n/Sections])
+	}
+	_, sd := MeanSD(vals)
+	h := T(level, Sections-1) * sd / math.Sqrt(Sections)
+	c := s.Of(x)
+	return Interval{c - h, c + h}
+}
+
+func (b Bootstrap) bootstrap(x []float64) map[Stat]Interval {
 	out := map[Stat]Interval{}
 	for _, s := range Stats {
 		out[s] = NoInterval
@@ -111,6 +162,11 @@ func (b Bootstrap) Summary(x []float64) map[Stat]Interval {
 	rng := rand.New(rand.NewPCG(b.Seed, 0x5eed_b007))
 	counts := make([]int32, n)
 	draws := make(map[Stat][]float64, len(Stats))
+	qs := make([]float64, 0, len(Stats)-1) // the quantiles of Stats[1:], ascending
+	for _, s := range Stats[1:] {
+		qs = append(qs, s.quantile())
+	}
+	qv := make([]float64, len(qs))
 	for range reps {
 		clear(counts)
 		var sum float64
@@ -123,8 +179,9 @@ func (b Bootstrap) Summary(x []float64) map[Stat]Interval {
 			}
 		}
 		draws[StatMean] = append(draws[StatMean], sum/float64(n))
-		for _, s := range Stats[1:] {
-			draws[s] = append(draws[s], quantileOfCounts(sorted, counts, s.quantile()))
+		quantilesOfCounts(sorted, counts, n, qs, qv)
+		for k, s := range Stats[1:] {
+			draws[s] = append(draws[s], qv[k])
 		}
 	}
 	alpha := 1 - b.Level
@@ -134,6 +191,36 @@ func (b Bootstrap) Summary(x []float64) map[Stat]Interval {
 		out[s] = Interval{Quantile(d, alpha/2), Quantile(d, 1-alpha/2)}
 	}
 	return out
+}
+
+// quantilesOfCounts sets out[j] to quantileOfCounts(sorted, counts, qs[j]) for ascending qs
+// and n = Σcounts, in one walk over the counts instead of two per quantile: a resample of 20,000
+// requests costs O(n) once, not six times.
+func quantilesOfCounts(sorted []float64, counts []int32, n int, qs, out []float64) {
+	// walk moves a cursor (r, seen: the values of rank <= r) on to the k-th order statistic.
+	walk := func(r, seen, k int) (int, int) {
+		for seen <= k && r < len(counts)-1 {
+			r++
+			seen += int(counts[r])
+		}
+		return r, seen
+	}
+	// The cursor follows each quantile's lower order statistic, which never decreases; the upper
+	// one is looked up from a copy, as the next quantile's lower one may lie below it.
+	r, seen := 0, int(counts[0])
+	for j, q := range qs {
+		pos := q * float64(n-1)
+		lo := int(math.Floor(pos))
+		r, seen = walk(r, seen, lo)
+		a := sorted[r]
+		if lo+1 >= n {
+			out[j] = a
+			continue
+		}
+		r1, _ := walk(r, seen, lo+1)
+		b := sorted[r1]
+		out[j] = a + (b-a)*(pos-float64(lo))
+	}
 }
 
 // quantileOfCounts is Quantile of the multiset that holds counts[r] copies of sorted[r].

@@ -142,3 +142,36 @@ func RatioOf(a float64, ai Interval, b float64, bi Interval, level float64) Inte
 	r := a / b
 	return Interval{r * math.Exp(-h), r * math.Exp(h)}
 }
+
+// BacklogInterval bounds a delivered fraction f = 1 − ΔB/sent, where ΔB is the growth of the
+// requests in flight over the window and sent the requests sent in it, from the in-flight count
+// sampled on an even grid over the window. A server that keeps up holds a stationary backlog: its
+// ends differ by noise of variance 2·Var(B) (independent ends, the window being much longer than a
+// request). A saturated one grows it along a line. So Var(B) is taken around the least-squares
+// line through the samples: the backlog's noise without its trend, small in both regimes and
+// large only near the knee, where the backlog wanders. The interval is f ± z·√(2·Var)/sent.
+func BacklogInterval(f, sent float64, inflight []float64, level float64) Interval {
+	n := float64(len(inflight))
+	if !(sent > 0) || len(inflight) < 3 || math.IsNaN(f) {
+		return NoInterval
+	}
+	var mt, mb float64
+	for i, b := range inflight {
+		mt += float64(i)
+		mb += b
+	}
+	mt, mb = mt/n, mb/n
+	var stt, stb float64
+	for i, b := range inflight {
+		stt += (float64(i) - mt) * (float64(i) - mt)
+		stb += (float64(i) - mt) * (b - mb)
+	}
+	slope := stb / stt
+	var ss float64
+	for i, b := range inflight {
+		e := b - (mb + slope*(float64(i)-mt))
+		ss += e * e
+	}
+	h := Z(level) * math.Sqrt(2*ss/(n-2)) / sent
+	return Interval{f - h, f + h}
+}

@@ -265,3 +265,40 @@ func TestRatioIntervalConditionalOnSends(t *testing.T) {
 		}
 	}
 }
+
+// A backlog that only wanders (a server keeping up) gives a narrow interval around the measured
+// fraction; one that grows along a line (a saturated server) too; one that drifts up and down in
+// long swings (near the knee) a wide one.
+func TestBacklogInterval(t *testing.T) {
+	steady := make([]float64, 100)
+	growing := make([]float64, 100)
+	wandering := make([]float64, 100)
+	for i := range steady {
+		steady[i] = float64(3 + i%3)
+		growing[i] = float64(i) + float64(i%2)
+		wandering[i] = 20 * math.Sin(float64(i)/10)
+	}
+	if ci := BacklogInterval(0.99, 200, steady, 0.95); !(ci.Lo > 0.95) {
+		t.Errorf("steady backlog: %v", ci)
+	}
+	if ci := BacklogInterval(0.7, 300, growing, 0.95); !(ci.Hi < 0.72) {
+		t.Errorf("growing backlog: %v", ci)
+	}
+	if ci := BacklogInterval(0.9, 200, wandering, 0.95); !(ci.HalfWidth() > 0.1) {
+		t.Errorf("wandering backlog: %v", ci)
+	}
+}
+
+// Sectioning needs enough values per section for its statistic.
+func TestSectioned(t *testing.T) {
+	x := make([]float64, 100)
+	for i := range x {
+		x[i] = float64(i % 10)
+	}
+	if ci := Sectioned(x, StatMedian, 0.95); ci.Unknown() || !ci.Contains(Quantile(sortedCopy(x), 0.5)) {
+		t.Errorf("median: %v", ci)
+	}
+	if ci := Sectioned(x, StatP99, 0.95); !ci.Unknown() {
+		t.Errorf("p99 of 10-value sections: %v, want none", ci)
+	}
+}
