@@ -24,10 +24,6 @@ const (
 	ModeCapacity = "capacity"
 )
 
-// saturationFraction: a run achieving at least this fraction of its offered
-// rate was not saturated (same threshold as FindKnee's offered definition).
-const saturationFraction = 0.9
-
 // ScalingPair is the metric of both runs at one shared offered load.
 type ScalingPair struct {
 	Load, Base, Scaled, Speedup float64
@@ -84,14 +80,25 @@ func (s Scaling) Predict(n float64) float64 {
 func (s Scaling) PredictValue(n float64) float64 { return s.Base * s.Predict(n) }
 
 // Amdahl compares a base run with a run on n times the resources (GPUs,
-// replicas) on metric (default "request_throughput"). See ModeMatched and
-// ModePeak for how multi-point runs are compared. Errors are for input that
-// cannot be compared at all (n < 2, empty runs, missing fields).
+// replicas) on metric (default "request_throughput") at the default confidence; see AmdahlAt.
 func Amdahl(base, scaled []LoadPoint, n int, metric string) (Scaling, error) {
+	return AmdahlAt(base, scaled, n, metric, stats.DefaultLevel)
+}
+
+// AmdahlAt compares a base run with a run on n times the resources (GPUs,
+// replicas) on metric (default "request_throughput"), deciding saturation (SaturationOf) and
+// stating intervals at level. See ModeMatched, ModeCapacity and ModePeak for how multi-point runs
+// are compared. Errors are for input that cannot be compared at all (n < 2, empty runs, missing
+// fields).
+func AmdahlAt(base, scaled []LoadPoint, n int, metric string, level float64) (Scaling, error) {
 	if metric == "" {
 		metric = "request_throughput"
 	}
-	s := Scaling{N: n, Metric: metric, Load: math.NaN()}
+	if level == 0 {
+		level = stats.DefaultLevel
+	}
+	s := Scaling{N: n, Metric: metric, Load: math.NaN(), Level: level,
+		SpeedupCI: stats.NoInterval, EfficiencyCI: stats.NoInterval, SerialFractionCI: stats.NoInterval}
 	if n < 2 {
 		return s, fmt.Errorf("n must be at least 2, got %d", n)
 	}
@@ -107,7 +114,7 @@ func Amdahl(base, scaled []LoadPoint, n int, metric string) (Scaling, error) {
 		return s, err
 	}
 	bi, si := matchLoads(base, scaled, bm, sm, &s)
-	if bs, ss := saturatedArgmax(base, bm), saturatedArgmax(scaled, sm); bs >= 0 && ss >= 0 {
+	if bs, ss := saturatedArgmax(base, bm, level), saturatedArgmax(scaled, sm, level); bs >= 0 && ss >= 0 {
 		s.Mode, s.Load, bi, si = ModeCapacity, math.NaN(), bs, ss
 	} else if s.Pairs == nil {
 		s.Mode = ModePeak
@@ -120,7 +127,15 @@ func Amdahl(base, scaled []LoadPoint, n int, metric string) (Scaling, error) {
 	s.Speedup = s.Scaled / s.Base
 	s.Efficiency = s.Speedup / float64(n)
 	s.SerialFraction = KarpFlatt(s.Speedup, n)
-	s.Valid, s.Diagnosis = diagnose(base, scaled, bi, si, s)
+	bci, _ := base[bi].Interval(metric)
+	sci, _ := scaled[si].Interval(metric)
+	if ci := stats.RatioOf(s.Scaled, sci, s.Base, bci, level); !ci.Unknown() {
+		// Efficiency is the speedup scaled; Karp–Flatt decreases in the speedup, so its ends swap.
+		s.SpeedupCI = ci
+		s.EfficiencyCI = ci.Scale(1 / float64(n))
+		s.SerialFractionCI = stats.Interval{Lo: KarpFlatt(ci.Hi, n), Hi: KarpFlatt(ci.Lo, n)}
+	}
+	s.Valid, s.Diagnosis = diagnose(base, scaled, bi, si, &s)
 	return s, nil
 }
 
@@ -165,12 +180,12 @@ func achieved(p LoadPoint) (offered, got float64, ok bool) {
 	return offered, got, ok
 }
 
-// saturatedArgmax is the index of the best metric among the saturated points,
+// saturatedArgmax is the index of the best metric among the decidedly saturated points,
 // -1 when the run never saturated.
-func saturatedArgmax(points []LoadPoint, metric []float64) int {
+func saturatedArgmax(points []LoadPoint, metric []float64, level float64) int {
 	best := -1
 	for i, p := range points {
-		if _, _, ok := achieved(p); !ok || unsaturated(p) {
+		if _, _, ok := achieved(p); !ok || SaturationOf(p, level).Verdict != Saturated {
 			continue
 		}
 		if best < 0 || metric[i] > metric[best] {
@@ -180,32 +195,51 @@ func saturatedArgmax(points []LoadPoint, metric []float64) int {
 	return best
 }
 
-func unsaturated(p LoadPoint) bool {
-	f, ok := Delivered(p)
-	return ok && f >= saturationFraction
+func unsaturated(p LoadPoint, level float64) bool {
+	return SaturationOf(p, level).Verdict == NotSaturated
 }
 
-func diagnose(base, scaled []LoadPoint, bi, si int, s Scaling) (bool, string) {
+// diagnose says whether the comparison can show scaling, and sets s.LoadLimited from the base's
+// verdict at the compared point: a base decidedly not saturated there measured its load, one
+// that cannot be shown saturated may have.
+func diagnose(base, scaled []LoadPoint, bi, si int, s *Scaling) (bool, string) {
 	var problems, notes []string
+	level := s.Level
 	if f, ok := scaled[si].Field("failed"); ok && f > 0 {
 		problems = append(problems, fmt.Sprintf("the scaled run failed %s requests%s", num(f), atLoad(scaled[si])))
 	}
+	_, _, checked := achieved(base[bi])
+	verdict := SaturationOf(base[bi], level)
+	if checked {
+		switch verdict.Verdict {
+		case NotSaturated:
+			s.LoadLimited = "yes"
+		case Saturated:
+			s.LoadLimited = "no"
+		default:
+			s.LoadLimited = SaturationUndecided
+		}
+	}
 	switch {
-	case s.Mode == ModeMatched && unsaturated(base[bi]):
+	case s.Mode == ModeMatched && s.LoadLimited == "yes":
 		_, bgot, _ := achieved(base[bi])
-		if unsaturated(scaled[si]) {
+		if unsaturated(scaled[si], level) {
 			_, sgot, _ := achieved(scaled[si])
 			problems = append(problems, fmt.Sprintf("load-limited: both runs achieved ≈ their offered %s req/s (%s and %s): the test measured the load, not the resources; rerun above the base's knee",
 				num(s.Load), num(bgot), num(sgot)))
 		} else {
 			problems = append(problems, fmt.Sprintf("load-limited: the base achieved ≈ its offered %s req/s (%s): rerun above the base's knee", num(s.Load), num(bgot)))
 		}
-	case s.Mode != ModeMatched && allUnsaturated(base):
+	case s.Mode != ModeMatched && allUnsaturated(base, level):
 		problems = append(problems, "load-limited: the base achieved ≈ its offered rate at every load: it never saturated")
+	case s.Mode != ModeMatched && s.LoadLimited == "yes":
+		problems = append(problems, fmt.Sprintf("load-limited: the base achieved ≈ its offered load at its best point%s: rerun above the base's knee", atLoad(base[bi])))
+	case s.LoadLimited == SaturationUndecided:
+		problems = append(problems, fmt.Sprintf("possibly load-limited: the base could not be shown saturated%s: %s", atLoad(base[bi]), verdict.Reason))
 	}
-	if _, _, ok := achieved(base[bi]); !ok {
+	if !checked {
 		notes = append(notes, "saturation not checked: the base has no finite request_rate and request_throughput at the compared point")
-	} else if len(problems) == 0 && unsaturated(scaled[si]) {
+	} else if len(problems) == 0 && unsaturated(scaled[si], level) {
 		notes = append(notes, fmt.Sprintf("lower bound: the scaled run still achieved ≈ its offered load%s", atLoad(scaled[si])))
 	}
 	if s.Speedup > float64(s.N) {
@@ -214,9 +248,9 @@ func diagnose(base, scaled []LoadPoint, bi, si int, s Scaling) (bool, string) {
 	return len(problems) == 0, strings.Join(append(problems, notes...), "; ")
 }
 
-func allUnsaturated(points []LoadPoint) bool {
+func allUnsaturated(points []LoadPoint, level float64) bool {
 	for _, p := range points {
-		if _, _, ok := achieved(p); !ok || !unsaturated(p) {
+		if _, _, ok := achieved(p); !ok || !unsaturated(p, level) {
 			return false
 		}
 	}

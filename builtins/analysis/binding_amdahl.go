@@ -17,13 +17,18 @@ func init() {
 
 base and scaled are SweepResults or lists of dicts. n defaults to scaled.server.gpus /
 base.server.gpus when both runs carry a server. Returns Scaling(.speedup .efficiency
-.serial_fraction .valid .diagnosis .n .metric .mode .rate .base .scaled .pairs .predict(n)
-.predict_value(n)): serial_fraction is Karp–Flatt's e = (1/S − 1/n)/(1 − 1/n); valid is False with
+.serial_fraction .speedup_ci .efficiency_ci .serial_fraction_ci .load_limited .valid .diagnosis .n
+.metric .mode .rate .base .scaled .pairs .predict(n) .predict_value(n)): serial_fraction is Karp–Flatt's e = (1/S − 1/n)/(1 − 1/n); valid is False with
 a diagnosis when the comparison cannot show scaling (the base was not saturated at the compared
 load, or the scaled run failed requests). mode says what was compared: "capacity" when both runs
 saturated somewhere (the best throughput each delivered while overloaded: the real speedup),
 else "matched" at the highest request_rate both share (rate), else "peak" (the best of each run). predict(n) is Amdahl's speedup at n for the measured e,
-predict_value(n) the metric it implies.`,
+predict_value(n) the metric it implies. speedup_ci, efficiency_ci and serial_fraction_ci are
+(lo, hi) at the run's confidence, from the compared points' intervals (None when they carry
+none); expect() on speedup, efficiency or serial_fraction finds them. load_limited is the base's
+saturation verdict at the compared point: "yes" (decidedly not saturated: valid is False), "no"
+(decidedly saturated) or "inconclusive" (valid is False: it could not be shown saturated); None
+when the base has no offered rate to check.`,
 		Fn: amdahlFn,
 	})
 }
@@ -39,12 +44,25 @@ func amdahlFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple,
 	if err != nil {
 		return nil, err
 	}
-	s, err := Amdahl(bt.Points, st.Points, ratio, metric)
+	r := runtime.FromThread(thread)
+	s, err := AmdahlAt(bt.Points, st.Points, ratio, metric, r.Level())
 	if err != nil {
 		return nil, err
 	}
-	FindingsOf(runtime.FromThread(thread)).addScaling(NamedScaling{Base: bt.Name, Scaled: st.Name, Scaling: s})
+	FindingsOf(r).addScaling(NamedScaling{Base: bt.Name, Scaled: st.Name, Scaling: s})
+	// expect(a.speedup, ">=", 3) finds the interval by the float's bits.
+	label := fmt.Sprintf("amdahl(%s, %s)", orDefault(bt.Name, "base"), orDefault(st.Name, "scaled"))
+	noteEstimate(r, label+".speedup", s.Speedup, s.SpeedupCI)
+	noteEstimate(r, label+".efficiency", s.Efficiency, s.EfficiencyCI)
+	noteEstimate(r, label+".serial_fraction", s.SerialFraction, s.SerialFractionCI)
 	return newScalingValue(s), nil
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
 }
 
 // gpuRatio is n, or the runs' server GPU ratio when n is left out.
@@ -90,6 +108,8 @@ func newScalingValue(s Scaling) *runtime.Object {
 		"speedup": starlark.Float(s.Speedup), "efficiency": starlark.Float(s.Efficiency),
 		"serial_fraction": starlark.Float(s.SerialFraction), "valid": starlark.Bool(s.Valid),
 		"diagnosis": starlark.String(s.Diagnosis), "pairs": starlark.NewList(pairs),
+		"speedup_ci": interval(s.SpeedupCI), "efficiency_ci": interval(s.EfficiencyCI),
+		"serial_fraction_ci": interval(s.SerialFractionCI), "load_limited": optString(s.LoadLimited),
 		"predict":       runtime.Method("predict", predict(s.Predict)),
 		"predict_value": runtime.Method("predict_value", predict(s.PredictValue)),
 	}).WithString(func() string {

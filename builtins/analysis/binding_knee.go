@@ -18,10 +18,19 @@ func init() {
 result is a SweepResult or a list of dicts with vLLM bench field names (a published table).
 Four definitions are evaluated side by side (evidence): achieved throughput below 90% of offered,
 latency above 3x its low-load value, a two-segment fit of throughput, and Kneedle. Returns
-Knee(.found .rate .max_throughput .method .evidence .reason .bracket .around(n) .x .y .sweep):
-rate is the highest load still below saturation (None when not found), bracket the (lo, hi) loads
-the knee lies between, around(n) n loads spread across the bracket for a rerun. Too few points or
-no saturation in range gives found=False with a reason. When latency is left at its default and the
+Knee(.found .rate .max_throughput .method .evidence .reason .bracket .around(n) .x .y .sweep
+.verdicts .rate_ci .max_throughput_ci .checks): rate is the highest load still below saturation
+(None when not found), bracket the (lo, hi) loads the knee lies between, around(n) n loads spread
+across the bracket for a rerun. Too few points or no saturation in range gives found=False with a
+reason. When x is request_rate, verdicts holds each load's struct(rate, verdict, delivered, ci,
+reason), ascending, by saturation()'s rule at the run's confidence; the offered definition puts
+the knee between the highest load decidedly not saturated and the lowest decidedly saturated
+(inconclusive loads between are named in the reason), and never calls the lowest load saturated
+unless it decidedly is ("cannot tell yet" otherwise). rate_ci is that (lo, hi) when both loads
+were decided on intervals, max_throughput_ci the plateau point's interval (None where the points
+carry none; expect() on max_throughput finds it). checks lists the failed consistency checks
+(Little's law, tokens, offered load, a per-request throughput column), which the reason also
+names when the column is per request. When latency is left at its default and the
 points have no median_ttft_ms, the latency definition is skipped. name labels a typed-in table in
 the report.`,
 		Fn: findKnee,
@@ -42,11 +51,15 @@ func findKnee(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple,
 		opts.Latency = ""
 	}
 	t.Name = name.Or(t.Name)
+	r := runtime.FromThread(thread)
+	opts.Level = r.Level()
 	k, err := FindKnee(t.Points, opts)
 	if err != nil {
 		return nil, err
 	}
-	FindingsOf(runtime.FromThread(thread)).addKnee(NamedKnee{Sweep: t.Name, Knee: k})
+	FindingsOf(r).addKnee(NamedKnee{Sweep: t.Name, Knee: k})
+	// The knee rate is a measured load, not an estimate; the plateau is a measured throughput.
+	noteEstimate(r, fmt.Sprintf("find_knee(%s).max_throughput", orDefault(t.Name, "table")), k.MaxThroughput, k.MaxThroughputCI)
 	return newKneeValue(k, t.Name), nil
 }
 
@@ -65,6 +78,14 @@ func newKneeValue(k Knee, sweep string) *runtime.Object {
 	for i, e := range k.Evidence {
 		ev[i] = mkStruct(starlark.StringDict{"method": starlark.String(e.Method), "found": starlark.Bool(e.Found),
 			"rate": optFloat(e.Rate), "bracket": pair(e.Bracket), "detail": starlark.String(e.Detail)})
+	}
+	verdicts := make([]starlark.Value, len(k.Verdicts))
+	for i, v := range k.Verdicts {
+		verdicts[i] = verdictValue(v)
+	}
+	checks := make([]starlark.Value, len(k.Checks))
+	for i, c := range k.Checks {
+		checks[i] = starlark.String(c)
 	}
 	rate := optFloat(k.Rate)
 	if !k.Found {
@@ -89,11 +110,22 @@ func newKneeValue(k Knee, sweep string) *runtime.Object {
 		"method": starlark.String(k.Method), "evidence": starlark.NewList(ev), "reason": starlark.String(k.Reason),
 		"bracket": pair(k.Bracket), "x": starlark.String(k.X), "y": starlark.String(k.Y),
 		"sweep": starlark.String(sweep), "around": runtime.Method("around", around),
+		"verdicts": starlark.NewList(verdicts), "rate_ci": interval(k.RateCI),
+		"max_throughput_ci": interval(k.MaxThroughputCI), "checks": starlark.NewList(checks),
 	}).WithString(func() string {
 		if !k.Found {
 			return fmt.Sprintf("Knee(found=False, reason=%q)", k.Reason)
 		}
 		return fmt.Sprintf("Knee(found=True, rate=%s, max_throughput=%s, method=%q, bracket=(%s, %s))",
 			num(k.Rate), num(k.MaxThroughput), k.Method, num(k.Bracket[0]), num(k.Bracket[1]))
+	})
+}
+
+// verdictValue is one load's saturation verdict: struct(rate, verdict, delivered, ci, reason).
+// The load is .rate: `load` is a Starlark keyword, so v.load would not parse.
+func verdictValue(v PointVerdict) starlark.Value {
+	return mkStruct(starlark.StringDict{
+		"rate": optFloat(v.Load), "verdict": starlark.String(v.Verdict), "delivered": optFloat(v.Delivered),
+		"ci": interval(v.DeliveredCI), "reason": starlark.String(v.Reason),
 	})
 }

@@ -6,6 +6,9 @@ import (
 
 	"go.starlark.net/starlark"
 	"go.starlark.net/starlarkstruct"
+
+	"starlab/runtime"
+	"starlab/stats"
 )
 
 // Conversions shared by the analysis bindings: Starlark values in, plain Go
@@ -145,6 +148,31 @@ func pair(b [2]float64) starlark.Value {
 		return starlark.None
 	}
 	return starlark.Tuple{starlark.Float(b[0]), starlark.Float(b[1])}
+}
+
+// interval is a confidence interval as a (lo, hi) tuple, or None when unknown.
+func interval(ci stats.Interval) starlark.Value {
+	if ci.Unknown() {
+		return starlark.None
+	}
+	return starlark.Tuple{starlark.Float(ci.Lo), starlark.Float(ci.Hi)}
+}
+
+// optString is None for "", a diagnosis that could not be made.
+func optString(s string) starlark.Value {
+	if s == "" {
+		return starlark.None
+	}
+	return starlark.String(s)
+}
+
+// noteEstimate records a derived figure's interval with the run, so that a decision rule given
+// the plain float (expect(a.speedup, ">=", 3)) finds it. Nothing is noted without an interval.
+func noteEstimate(r *runtime.Run, label string, value float64, ci stats.Interval) {
+	if ci.Unknown() {
+		return
+	}
+	r.NoteEstimate(label, value, ci.Lo, ci.Hi)
 }
 
 func floatList(vs []float64) *starlark.List {

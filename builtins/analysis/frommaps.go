@@ -6,12 +6,16 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"starlab/stats"
 )
 
 // PointsFromMaps turns a table given as dicts (a sweep's JSON, or a seed's
 // table typed into a plan) into Points. Numbers may be any Go integer or
 // float, json.Number, or a string that parses as a float ("inf" for a closed
-// loop). Nested maps are flattened with dots ("server_metrics.max_running").
+// loop). Nested maps are flattened with dots ("server_metrics.max_running"),
+// except `ci`, whose [lo, hi] pairs become the fields' intervals (LoadPoint.Interval;
+// a pair with a null end is no interval), and stopped_early, which sets StoppedEarly.
 // Other non-numeric values (names, error lists, booleans) are skipped, since
 // no engine computes on them. A named field holding a non-number is an error
 // naming the field and the point index.
@@ -36,6 +40,18 @@ func setFromMap(p *LoadPoint, prefix string, m map[string]any, index int) error 
 	for _, k := range keys {
 		name := prefix + k
 		v := m[k]
+		if prefix == "" {
+			switch k {
+			case "ci":
+				if err := setIntervals(p, v, index); err != nil {
+					return err
+				}
+				continue
+			case "stopped_early":
+				p.StoppedEarly, _ = v.(bool)
+				continue
+			}
+		}
 		if sub, ok := v.(map[string]any); ok {
 			if err := setFromMap(p, name+".", sub, index); err != nil {
 				return err
@@ -50,6 +66,48 @@ func setFromMap(p *LoadPoint, prefix string, m map[string]any, index int) error 
 			continue
 		}
 		p.Set(name, f)
+	}
+	return nil
+}
+
+// setIntervals reads a point's ci: field -> [lo, hi]. A null ci (or a null end, which is how
+// JSON carries NaN) means no interval; anything else that is not a pair of numbers is an error,
+// since a verdict would silently lose its uncertainty.
+func setIntervals(p *LoadPoint, v any, index int) error {
+	if v == nil {
+		return nil
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return fmt.Errorf("point %d: field \"ci\": got %T, want a dict of field -> [lo, hi]", index, v)
+	}
+	for field, pair := range m {
+		if pair == nil {
+			continue
+		}
+		var ends []any
+		switch x := pair.(type) {
+		case []any:
+			ends = x
+		case []float64:
+			for _, e := range x {
+				ends = append(ends, e)
+			}
+		case [2]float64:
+			ends = []any{x[0], x[1]}
+		}
+		if len(ends) != 2 {
+			return fmt.Errorf("point %d: ci.%s: got %v, want [lo, hi]", index, field, pair)
+		}
+		if ends[0] == nil || ends[1] == nil {
+			continue
+		}
+		lo, ok1 := toFloat(ends[0])
+		hi, ok2 := toFloat(ends[1])
+		if !ok1 || !ok2 {
+			return fmt.Errorf("point %d: ci.%s: got %v, want two numbers", index, field, pair)
+		}
+		p.SetInterval(field, stats.Interval{Lo: lo, Hi: hi})
 	}
 	return nil
 }

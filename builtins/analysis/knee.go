@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"sort"
+
+	"starlab/builtins/consistency"
 	"starlab/stats"
 )
 
@@ -25,9 +27,9 @@ type KneeOptions struct {
 	// Latency is the latency field for the latency definition; "" skips
 	// that definition. DefaultKneeOptions sets "median_ttft_ms".
 	Latency string
-	// OfferedFraction: saturated when achieved < OfferedFraction·offered.
-	// 0 means 0.9 (Poisson arrivals and ramp-up lose a few percent even
-	// far from saturation: seed 003 achieves 9.11 of 10 req/s).
+	// OfferedFraction: saturated when the delivered fraction is decidedly under
+	// OfferedFraction (SaturationOf). 0 means SaturationThreshold, the rule every
+	// other saturation verdict uses.
 	OfferedFraction float64
 	// LatencyFactor: saturated when latency > LatencyFactor·(latency at the
 	// lowest load). 0 means 3: queueing past the knee multiplies latency
@@ -40,6 +42,9 @@ type KneeOptions struct {
 	// KneedleMinDistance: smallest normalised distance above the chord that
 	// counts as a knee. 0 means 0.1; a straight line gives 0.
 	KneedleMinDistance float64
+	// Level is the confidence of the saturation verdicts (SaturationOf) where an interval is
+	// computed from counts. 0 means stats.DefaultLevel; find_knee passes the run's.
+	Level float64
 }
 
 // DefaultKneeOptions mirrors find_knee's Starlark defaults.
@@ -55,7 +60,7 @@ func (o KneeOptions) withDefaults() KneeOptions {
 		o.Y = "request_throughput"
 	}
 	if o.OfferedFraction == 0 {
-		o.OfferedFraction = 0.9
+		o.OfferedFraction = SaturationThreshold
 	}
 	if o.LatencyFactor == 0 {
 		o.LatencyFactor = 3
@@ -65,6 +70,9 @@ func (o KneeOptions) withDefaults() KneeOptions {
 	}
 	if o.KneedleMinDistance == 0 {
 		o.KneedleMinDistance = 0.1
+	}
+	if o.Level == 0 {
+		o.Level = stats.DefaultLevel
 	}
 	return o
 }
@@ -79,6 +87,7 @@ type KneeEvidence struct {
 	Detail  string     // what the definition saw, or why it does not apply
 
 	belowRange bool // saturated already at the lowest load
+	undecided  bool // saturated somewhere, but no load below it decidedly not: cannot tell yet
 }
 
 // Knee is the saturation point of a sweep.
@@ -127,7 +136,12 @@ type PointVerdict struct {
 	// (NoInterval for a row without counts: the verdict then rests on the value and Reason says so).
 	Delivered   float64
 	DeliveredCI stats.Interval
-	Reason      string
+	// ValueOnly: the row carried no interval, so the verdict rests on the value alone.
+	ValueOnly bool
+	// MoreData is, for an inconclusive verdict, about how many times the data would decide it
+	// (stats.MoreData); 0 otherwise.
+	MoreData float64
+	Reason   string
 }
 
 // Around returns n loads spread evenly across the bracket, ends included
@@ -154,8 +168,10 @@ type curve struct {
 	// sent is the load actually offered at each x: the achieved send rate when the points have
 	// one (a Poisson schedule of nominal rate 2 may send 1.6/s over a short window), else x.
 	sent []float64
-	// delivered is the fraction of the offered load served (see Delivered); NaN when unknown.
-	delivered []float64
+	// yci is each y's interval (the mean of its points' ends); NoInterval where one lacks it.
+	yci []stats.Interval
+	// verdicts is each load's saturation verdict (SaturationOf); nil unless x is request_rate.
+	verdicts []PointVerdict
 }
 
 // SentRateField is where a sweep point records the rate it really sent at.
@@ -170,16 +186,24 @@ const SentRateField = "client.achieved_send_rate"
 // cannot be analysed: missing fields, or a closed-loop (infinite) load.
 func FindKnee(points []LoadPoint, opts KneeOptions) (Knee, error) {
 	opts = opts.withDefaults()
-	k := Knee{X: opts.X, Y: opts.Y, Rate: math.NaN(), Bracket: [2]float64{math.NaN(), math.NaN()}}
+	k := Knee{X: opts.X, Y: opts.Y, Rate: math.NaN(), Bracket: [2]float64{math.NaN(), math.NaN()},
+		Level: opts.Level, RateCI: stats.NoInterval, MaxThroughputCI: stats.NoInterval}
 	c, err := readCurve(points, opts)
 	if err != nil {
 		return k, err
 	}
+	k.Verdicts = c.verdicts
+	var finding string
+	k.Checks, finding = consistencyChecks(points)
 	if len(c.y) > 0 {
-		k.MaxThroughput = maxOf(c.y)
+		i := argmax(c.y)
+		k.MaxThroughput, k.MaxThroughputCI = c.y[i], c.yci[i]
+	}
+	if u, s := verdictBracket(c); u >= 0 && s >= 0 && !c.verdicts[u].ValueOnly && !c.verdicts[s].ValueOnly {
+		k.RateCI = stats.Interval{Lo: c.x[u], Hi: c.x[s]}
 	}
 	if len(c.x) < 3 {
-		k.Reason = fmt.Sprintf("only %d distinct %s value(s): need at least 3 loads to locate a knee", len(c.x), opts.X)
+		k.Reason = joinNotes(fmt.Sprintf("only %d distinct %s value(s): need at least 3 loads to locate a knee", len(c.x), opts.X), finding)
 		return k, nil
 	}
 	k.Evidence = []KneeEvidence{
@@ -188,7 +212,9 @@ func FindKnee(points []LoadPoint, opts KneeOptions) (Knee, error) {
 		kneeSegments(c, opts),
 		kneeKneedle(c, opts),
 	}
-	if !k.Evidence[0].belowRange { // offered load already unmet at the lowest rate: no knee in range
+	// Offered load already unmet at the lowest rate (no knee in range), or unmet somewhere with
+	// no load below it decidedly met: the other definitions would guess.
+	if off := k.Evidence[0]; !off.belowRange && !off.undecided {
 		for _, i := range []int{0, 2, 1, 3} { // offered, segments, latency, kneedle
 			e := k.Evidence[i]
 			// Kneedle finds a bend on any concave curve, even one still
@@ -200,11 +226,58 @@ func FindKnee(points []LoadPoint, opts KneeOptions) (Knee, error) {
 		}
 	}
 	if k.Found {
-		k.Reason = disagreement(k)
+		k.Reason = joinNotes(disagreement(k), inconclusiveNotes(c, k.Bracket), finding)
 		return k, nil
 	}
-	k.Reason = notFoundReason(c, opts, k.Evidence)
+	k.Reason = joinNotes(notFoundReason(c, opts, k.Evidence), finding)
 	return k, nil
+}
+
+// verdictBracket is where the verdicts put the knee: s the lowest load decidedly saturated, u the
+// highest load below it decidedly not; -1 where there is none.
+func verdictBracket(c curve) (u, s int) {
+	u, s = -1, -1
+	for i, v := range c.verdicts {
+		if v.Verdict == Saturated {
+			s = i
+			break
+		}
+	}
+	for i := s - 1; i >= 0; i-- {
+		if c.verdicts[i].Verdict == NotSaturated {
+			u = i
+			break
+		}
+	}
+	return u, s
+}
+
+// inconclusiveNotes names the inconclusive loads inside [lo, hi] (all of them when the bounds are
+// NaN) with their delivered fraction and what would decide them.
+func inconclusiveNotes(c curve, bounds [2]float64) string {
+	var notes []string
+	for i, v := range c.verdicts {
+		if v.Verdict != SaturationUndecided || c.x[i] < bounds[0] || c.x[i] > bounds[1] {
+			continue
+		}
+		notes = append(notes, fmt.Sprintf("rate %s inconclusive: %s", num(c.x[i]), v.Reason))
+	}
+	return joinNotes(notes...)
+}
+
+// joinNotes joins the non-empty notes with "; ".
+func joinNotes(notes ...string) string {
+	var out string
+	for _, n := range notes {
+		if n == "" {
+			continue
+		}
+		if out != "" {
+			out += "; "
+		}
+		out += n
+	}
+	return out
 }
 
 func readCurve(points []LoadPoint, opts KneeOptions) (curve, error) {
@@ -232,28 +305,29 @@ func readCurve(points []LoadPoint, opts KneeOptions) (curve, error) {
 		idx[i] = i
 	}
 	sort.SliceStable(idx, func(a, b int) bool { return xs[idx[a]] < xs[idx[b]] })
-	sent := make([]float64, len(xs))
-	delivered := make([]float64, len(xs))
-	for i, p := range points {
-		sent[i] = xs[i]
-		if v, ok := p.Field(SentRateField); ok && v > 0 && !math.IsInf(v, 0) {
-			sent[i] = v
-		}
-		delivered[i] = math.NaN()
-		if f, ok := Delivered(p); ok && opts.Y == "request_throughput" {
-			delivered[i] = f
-		}
-	}
 	var c curve
 	for start := 0; start < len(idx); {
 		end := start
-		var sy, sl, ss, sd float64
+		var sy, sl, ss, lo, hi float64
+		withCI := 0
+		var group []LoadPoint
 		for end < len(idx) && xs[idx[end]] == xs[idx[start]] {
-			sy += ys[idx[end]]
-			ss += sent[idx[end]]
-			sd += delivered[idx[end]]
+			i := idx[end]
+			p := points[i]
+			group = append(group, p)
+			sy += ys[i]
+			sent := xs[i]
+			if v, ok := p.Field(SentRateField); ok && v > 0 && !math.IsInf(v, 0) {
+				sent = v
+			}
+			ss += sent
+			if ci, ok := p.Interval(opts.Y); ok {
+				withCI++
+				lo += ci.Lo
+				hi += ci.Hi
+			}
 			if lats != nil {
-				sl += lats[idx[end]]
+				sl += lats[i]
 			}
 			end++
 		}
@@ -261,9 +335,22 @@ func readCurve(points []LoadPoint, opts KneeOptions) (curve, error) {
 		c.x = append(c.x, xs[idx[start]])
 		c.y = append(c.y, sy/cnt)
 		c.sent = append(c.sent, ss/cnt)
-		c.delivered = append(c.delivered, sd/cnt)
+		yci := stats.NoInterval
+		if withCI == end-start {
+			yci = stats.Interval{Lo: lo / cnt, Hi: hi / cnt}
+		}
+		c.yci = append(c.yci, yci)
 		if lats != nil {
 			c.lat = append(c.lat, sl/cnt)
+		}
+		if opts.X == "request_rate" {
+			v := saturationOfGroup(group, opts.Level, opts.OfferedFraction)
+			if math.IsNaN(v.Delivered) && v.Verdict != Saturated {
+				// No delivered fraction from the points' fields: y against the load sent.
+				v.Delivered = c.y[len(c.y)-1] / c.sent[len(c.sent)-1]
+				decideSaturation(&v, math.NaN(), opts.Level, opts.OfferedFraction)
+			}
+			c.verdicts = append(c.verdicts, v)
 		}
 		start = end
 	}
@@ -295,15 +382,17 @@ func notFoundReason(c curve, opts KneeOptions, ev []KneeEvidence) string {
 	}
 	n := len(c.x)
 	for _, e := range ev {
-		if e.belowRange {
+		if e.belowRange || e.undecided {
 			return e.Detail
 		}
 	}
+	// Loads no verdict could decide are what a rerun should lengthen.
+	notes := inconclusiveNotes(c, [2]float64{math.Inf(-1), math.Inf(1)})
 	if stillRising(c, opts) {
-		return fmt.Sprintf("throughput still rising at the highest %s %s: extend the sweep", label, num(c.x[n-1]))
+		return joinNotes(fmt.Sprintf("throughput still rising at the highest %s %s: extend the sweep", label, num(c.x[n-1])), notes)
 	}
-	return fmt.Sprintf("no definition found a knee between %s %s and %s (throughput %s to %s): see evidence",
-		label, num(c.x[0]), num(c.x[n-1]), num(c.y[0]), num(c.y[n-1]))
+	return joinNotes(fmt.Sprintf("no definition found a knee between %s %s and %s (throughput %s to %s): see evidence",
+		label, num(c.x[0]), num(c.x[n-1]), num(c.y[0]), num(c.y[n-1])), notes)
 }
 
 // stillRising: the last segment's slope exceeds SlopeRatio × the initial
@@ -324,4 +413,48 @@ func maxOf(v []float64) float64 {
 		m = math.Max(m, x)
 	}
 	return m
+}
+
+// consistencyChecks runs the consistency checks on the points, each alone and then as a table,
+// and returns the failed ones ("point 3 (rate 10): littles_law: ...", a table finding once) and
+// the per-request throughput finding, which the knee's reason repeats: a curve of one stream's
+// tok/s has a knee, but not the server's.
+func consistencyChecks(points []LoadPoint) (failed []string, finding string) {
+	rows := make([]consistency.Fields, len(points))
+	for i, p := range points {
+		rows[i] = p
+		for _, c := range consistency.Point(p) {
+			if !c.OK {
+				failed = append(failed, fmt.Sprintf("point %d (%s): %s: %s", i, loadLabel(p), c.Name, c.Detail))
+			}
+		}
+	}
+	seen := map[string]bool{}
+	for _, c := range consistency.Table(rows) {
+		if c.Name == "" || c.OK || seen[c.Name+c.Detail] {
+			continue
+		}
+		seen[c.Name+c.Detail] = true
+		line := c.Name + ": " + c.Detail
+		failed = append(failed, line)
+		if c.Name == consistency.PerRequestThroughput {
+			finding = line
+		}
+	}
+	return failed, finding
+}
+
+// loadLabel names a point's load: "rate 10", or "concurrency 8" for a closed loop.
+func loadLabel(p LoadPoint) string {
+	r, ok := p.Field("request_rate")
+	if !ok || math.IsInf(r, 1) {
+		if c, ok := p.Field("max_concurrency"); ok && c > 0 {
+			return "concurrency " + num(c)
+		}
+		if ok {
+			return "closed loop"
+		}
+		return "no request_rate"
+	}
+	return "rate " + num(r)
 }

@@ -15,31 +15,56 @@ func between(method string, c curve, i int, detail string) KneeEvidence {
 	return KneeEvidence{Method: method, Found: true, Rate: c.x[i-1], Bracket: [2]float64{c.x[i-1], c.x[i]}, Detail: detail}
 }
 
-// kneeOffered: the first load whose achieved throughput falls below
-// OfferedFraction of the offered rate. Meaningful only when x is the offered
-// rate in the same unit as y (request_rate vs request_throughput).
+// kneeOffered: the knee lies between the highest load decidedly not saturated and the lowest
+// decidedly saturated (SaturationOf: delivered under OfferedFraction of the load sent, at the
+// run's confidence; decided on the value alone for a row without an interval). Meaningful only
+// when x is the offered rate. Inconclusive loads between the two widen the bracket and are named
+// in the detail; a lowest load that is inconclusive is not "already saturated": cannot tell yet.
 func kneeOffered(c curve, o KneeOptions) KneeEvidence {
 	if o.X != "request_rate" {
 		return notFound(MethodOffered, fmt.Sprintf("applies only when x is the offered request_rate, not %s", o.X))
 	}
-	for i := range c.x {
-		frac := c.y[i] / c.sent[i]
-		if !math.IsNaN(c.delivered[i]) {
-			frac = c.delivered[i]
+	n := len(c.x)
+	u, s := verdictBracket(c)
+	all := [2]float64{math.Inf(-1), math.Inf(1)}
+	if s < 0 {
+		if notes := inconclusiveNotes(c, all); notes != "" {
+			return notFound(MethodOffered, fmt.Sprintf("no rate up to %s decidedly saturated; %s", num(c.x[n-1]), notes))
 		}
-		if frac >= o.OfferedFraction {
-			continue
-		}
-		detail := fmt.Sprintf("at rate %s achieved %s (%s%% of the %s offered) < %s%%", num(c.x[i]), num(c.y[i]), num(math.Round(1000*frac)/10), num(c.sent[i]), num(100*o.OfferedFraction))
-		if i == 0 {
-			e := notFound(MethodOffered, "already saturated at the lowest rate "+num(c.x[0])+
-				" (achieved "+num(c.y[0])+"): extend the sweep to lower rates")
-			e.belowRange = true
-			return e
-		}
-		return between(MethodOffered, c, i, detail+fmt.Sprintf("; at %s achieved %s", num(c.x[i-1]), num(c.y[i-1])))
+		return notFound(MethodOffered, fmt.Sprintf("achieved ≥ %s%% of offered at every rate up to %s", num(100*o.OfferedFraction), num(c.x[n-1])))
 	}
-	return notFound(MethodOffered, fmt.Sprintf("achieved ≥ %s%% of offered at every rate up to %s", num(100*o.OfferedFraction), num(c.x[len(c.x)-1])))
+	if s == 0 {
+		e := notFound(MethodOffered, "already saturated at the lowest rate "+num(c.x[0])+
+			" (achieved "+num(c.y[0])+"): extend the sweep to lower rates")
+		if !c.verdicts[0].ValueOnly {
+			e.Detail += " (" + c.verdicts[0].Reason + ")"
+		}
+		e.belowRange = true
+		return e
+	}
+	if u < 0 {
+		e := notFound(MethodOffered, fmt.Sprintf("cannot tell yet: rate %s is saturated, but no lower rate is decidedly not: %s",
+			num(c.x[s]), inconclusiveNotes(c, [2]float64{c.x[0], c.x[s]})))
+		e.undecided = true
+		return e
+	}
+	detail := fmt.Sprintf("at rate %s achieved %s (%s) < %s%%; at %s achieved %s", num(c.x[s]), num(c.y[s]),
+		offeredShare(c, s, o.Level), num(100*o.OfferedFraction), num(c.x[u]), num(c.y[u]))
+	if notes := inconclusiveNotes(c, [2]float64{c.x[u], c.x[s]}); notes != "" {
+		detail += "; " + notes
+	}
+	return KneeEvidence{Method: MethodOffered, Found: true, Rate: c.x[u], Bracket: [2]float64{c.x[u], c.x[s]}, Detail: detail}
+}
+
+// offeredShare is "61.2% of the 20 offered", with the interval when the verdict has one.
+func offeredShare(c curve, i int, level float64) string {
+	v := c.verdicts[i]
+	pct := func(f float64) string { return num(math.Round(1000*f)/10) + "%" }
+	out := fmt.Sprintf("%s of the %s offered", pct(v.Delivered), num(c.sent[i]))
+	if !v.DeliveredCI.Unknown() {
+		out += fmt.Sprintf(", [%s, %s] at %s%%", pct(v.DeliveredCI.Lo), pct(v.DeliveredCI.Hi), num(100*level))
+	}
+	return out
 }
 
 // kneeLatency: the first load whose latency exceeds LatencyFactor times its

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"starlab/builtins/sweep/pointschema"
+	"starlab/stats"
 )
 
 // LoadPoint is one load level of a sweep. Field names are those of the sweep's
@@ -43,6 +44,13 @@ type LoadPoint struct {
 	// colleague's table or "server_metrics.max_running" (nested maps are
 	// flattened with dots).
 	Extra map[string]float64
+
+	// CI holds the interval of a field by name, as the point's `ci` gives it (at its
+	// `confidence`): the figures a verdict rests on carry their uncertainty (see Interval).
+	CI map[string]stats.Interval
+	// StoppedEarly is the point's stopped_early: its sweep's stop rule fired, which it does only
+	// on clear overload.
+	StoppedEarly bool
 
 	// present records which named fields were given; nil means all of them.
 	present map[string]bool
@@ -102,6 +110,24 @@ func (p LoadPoint) Field(name string) (float64, bool) {
 	}
 	v, ok := p.Extra[name]
 	return v, ok
+}
+
+// Interval returns the interval of a field (the point's ci.<field>); ok is false when the point
+// carries none or only a partial one.
+func (p LoadPoint) Interval(name string) (stats.Interval, bool) {
+	ci, ok := p.CI[name]
+	if !ok || ci.Unknown() {
+		return stats.NoInterval, false
+	}
+	return ci, true
+}
+
+// SetInterval records a field's interval.
+func (p *LoadPoint) SetInterval(name string, ci stats.Interval) {
+	if p.CI == nil {
+		p.CI = map[string]stats.Interval{}
+	}
+	p.CI[name] = ci
 }
 
 // Set assigns a field by name (a named field or an Extra one) and marks it

@@ -3,9 +3,12 @@ package analysis
 import (
 	"fmt"
 	"math"
-	"starlab/stats"
+	"math/rand/v2"
+	"slices"
 
 	"gonum.org/v1/gonum/mat"
+
+	"starlab/stats"
 )
 
 // USLFit is Gunther's Universal Scalability Law fitted to throughput X at
@@ -58,7 +61,8 @@ func USL(ns, xs []float64) (USLFit, error) {
 	}
 	p := uslStart(ns, xs)
 	p = uslRefine(ns, xs, p)
-	f := USLFit{Lambda: p[0], Sigma: p[1], Kappa: p[2]}
+	f := USLFit{Lambda: p[0], Sigma: p[1], Kappa: p[2], Level: stats.DefaultLevel,
+		LambdaCI: stats.NoInterval, SigmaCI: stats.NoInterval, KappaCI: stats.NoInterval}
 	f.SSE = uslSSE(ns, xs, p)
 	mean := 0.0
 	for _, x := range xs {
@@ -83,6 +87,72 @@ func USL(ns, xs []float64) (USLFit, error) {
 		f.PeakN, f.PeakX = math.Inf(1), math.Inf(1)
 	}
 	return f, nil
+}
+
+// USLResamples is the number of refits behind the USL parameters' intervals.
+const USLResamples = 500
+
+// USLWithIntervals fits the Universal Scalability Law (see USL) and bounds λ, σ and κ at level by
+// a seeded parametric bootstrap: each throughput is redrawn USLResamples times from a normal
+// centred on it with sd = its interval's half-width / z (clipped at 0), the law is refitted to
+// every redraw, and each parameter's interval is the percentiles of its refits (widened to hold
+// the fit itself). cis holds each throughput's interval; when any is unknown (or cis is nil) the
+// fit comes without intervals. The same seed gives the same intervals.
+func USLWithIntervals(ns, xs []float64, cis []stats.Interval, level float64, seed uint64) (USLFit, error) {
+	f, err := USL(ns, xs)
+	if err != nil {
+		return f, err
+	}
+	if level == 0 {
+		level = stats.DefaultLevel
+	}
+	f.Level = level
+	f.LambdaCI, f.SigmaCI, f.KappaCI = stats.NoInterval, stats.NoInterval, stats.NoInterval
+	if cis == nil {
+		return f, nil
+	}
+	if len(cis) != len(xs) {
+		return f, fmt.Errorf("%d intervals for %d throughputs", len(cis), len(xs))
+	}
+	sd := make([]float64, len(cis))
+	z := stats.Z(level)
+	for i, ci := range cis {
+		if ci.Unknown() {
+			return f, nil
+		}
+		if !(ci.Lo <= ci.Hi) || math.IsInf(ci.Lo, 0) || math.IsInf(ci.Hi, 0) {
+			return f, fmt.Errorf("point %d: interval [%v, %v], want finite lo <= hi", i, ci.Lo, ci.Hi)
+		}
+		sd[i] = ci.HalfWidth() / z
+	}
+	rng := rand.New(rand.NewPCG(seed, 0x75736c)) // "usl"
+	var lambdas, sigmas, kappas []float64
+	redrawn := make([]float64, len(xs))
+	for range USLResamples {
+		for i, x := range xs {
+			redrawn[i] = math.Max(0, x+sd[i]*rng.NormFloat64())
+		}
+		p := uslRefine(ns, redrawn, uslStart(ns, redrawn))
+		if math.IsNaN(p[0]) || math.IsNaN(p[1]) || math.IsNaN(p[2]) {
+			continue
+		}
+		lambdas, sigmas, kappas = append(lambdas, p[0]), append(sigmas, p[1]), append(kappas, p[2])
+	}
+	if len(lambdas) < USLResamples/2 {
+		return f, nil
+	}
+	f.LambdaCI = percentileInterval(lambdas, f.Lambda, level)
+	f.SigmaCI = percentileInterval(sigmas, f.Sigma, level)
+	f.KappaCI = percentileInterval(kappas, f.Kappa, level)
+	return f, nil
+}
+
+// percentileInterval is the central level-interval of the refits, widened to hold the estimate.
+func percentileInterval(v []float64, estimate, level float64) stats.Interval {
+	slices.Sort(v)
+	lo := stats.Quantile(v, (1-level)/2)
+	hi := stats.Quantile(v, (1+level)/2)
+	return stats.Interval{Lo: math.Min(lo, estimate), Hi: math.Max(hi, estimate)}
 }
 
 // uslStart is the linearised fit: with λ = X(N₀)/N₀ at the smallest N,
