@@ -7,14 +7,15 @@ import (
 )
 
 // Findings is what the analysis builtins computed during a run, kept in the
-// run's state so that report() includes every knee, scaling, USL fit and
-// hypothesis without the plan passing them again.
+// run's state so that report() includes every knee, scaling, USL fit, comparison
+// and hypothesis without the plan passing them again.
 type Findings struct {
-	mu         sync.Mutex
-	knees      []NamedKnee
-	scalings   []NamedScaling
-	fits       []NamedUSL
-	hypotheses Hypotheses
+	mu          sync.Mutex
+	knees       []NamedKnee
+	scalings    []NamedScaling
+	fits        []NamedUSL
+	comparisons []NamedComparison
+	hypotheses  Hypotheses
 }
 
 // NamedKnee is a knee with the sweep it came from ("" for a typed-in table).
@@ -33,6 +34,13 @@ type NamedScaling struct {
 type NamedUSL struct {
 	N, X []float64
 	Fit  USLFit
+}
+
+// NamedComparison is a compare() result with the two points it compared, as labels such as
+// `sweep "a" point 1 (rate 6)`.
+type NamedComparison struct {
+	A, B       string
+	Comparison Comparison
 }
 
 type recordKey struct{}
@@ -60,10 +68,16 @@ func (r *Findings) addUSL(f NamedUSL) {
 	r.fits = append(r.fits, f)
 }
 
-func (r *Findings) addHypothesis(h Hypothesis) error {
+func (r *Findings) addComparison(c NamedComparison) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.hypotheses.Add(h)
+	r.comparisons = append(r.comparisons, c)
+}
+
+func (r *Findings) applyHypothesis(c HypothesisCall) (Hypothesis, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.hypotheses.Apply(c)
 }
 
 // Knees returns the knees found so far, in call order.
@@ -87,7 +101,15 @@ func (r *Findings) USLFits() []NamedUSL {
 	return append([]NamedUSL(nil), r.fits...)
 }
 
-// Hypotheses returns the hypotheses stated so far, in order.
+// Comparisons returns the compare() results so far, in call order.
+func (r *Findings) Comparisons() []NamedComparison {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]NamedComparison(nil), r.comparisons...)
+}
+
+// Hypotheses returns the hypotheses stated so far, in order of first declaration (a decision
+// made later keeps the declaration's place).
 func (r *Findings) Hypotheses() []Hypothesis {
 	r.mu.Lock()
 	defer r.mu.Unlock()
