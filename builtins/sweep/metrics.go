@@ -6,6 +6,9 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"starlab/builtins/consistency"
+	"starlab/stats"
 )
 
 // SLO keys accepted in Config.SLO (thresholds in ms), as vLLM bench's --goodput.
@@ -55,7 +58,23 @@ type Aggregator struct {
 	// warmup: output_throughput is the tokens generated inside the window, which is smooth where
 	// completions come in convoys (a batch admitted together finishes together).
 	generated []float64
+
+	// The intervals' level and bootstrap seed (setIntervals), and the intended send times the
+	// intervals and the steady-state check need: of every measured send, and of each TTFT/E2EL
+	// and TPOT sample (parallel to ttft/e2el and to tpot), so that samples can be put in send
+	// order for the block bootstrap.
+	level        float64
+	seed         uint64
+	sends        []time.Duration
+	okAt, tpotAt []time.Duration
+	running      []runningSample // the server's running requests, as the runner sampled them
+	// flight holds every request's intended send and finish (warmup, failed and incomplete ones
+	// too): the requests in flight over the window, whose growth is the load not delivered.
+	flight []span
 }
+
+// span is one request's time in flight: from its intended send to its finish.
+type span struct{ from, to time.Duration }
 
 // tokenBucket is the resolution of the generated-token timeline.
 const tokenBucket = 10 * time.Millisecond
@@ -109,7 +128,8 @@ func (a *Aggregator) StopAt(t time.Duration) {
 
 // NewAggregator measures requests whose intended send time is at or after warmup.
 func NewAggregator(warmup time.Duration, slo map[string]float64) *Aggregator {
-	return &Aggregator{warmup: warmup, slo: slo, itl: NewHistogram(), live: NewHistogram(), errors: map[string]int{}}
+	return &Aggregator{warmup: warmup, slo: slo, itl: NewHistogram(), live: NewHistogram(), errors: map[string]int{},
+		level: stats.DefaultLevel}
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
@@ -126,6 +146,7 @@ func (a *Aggregator) Add(r *RequestRecord) {
 		a.errAll++
 	}
 	a.noteGenerated(r, chunks)
+	a.flight = append(a.flight, span{r.Intended, r.Done})
 	if !r.Incomplete && r.Err == "" && r.ChunkCount > 0 && r.Done >= a.warmup {
 		a.departures = append(a.departures, departure{at: r.Done, in: r.InputTokens, good: a.meetsSLO(r)})
 	}
@@ -143,6 +164,7 @@ func (a *Aggregator) Add(r *RequestRecord) {
 		a.lastIntended = r.Intended
 	}
 	a.sent++
+	a.sends = append(a.sends, r.Intended)
 	a.lag = append(a.lag, ms(r.Lag()))
 	switch {
 	case r.Incomplete:
@@ -167,9 +189,11 @@ func (a *Aggregator) Add(r *RequestRecord) {
 	ttft, e2el := ms(r.TTFT()), ms(r.E2EL())
 	a.ttft = append(a.ttft, ttft)
 	a.e2el = append(a.e2el, e2el)
+	a.okAt = append(a.okAt, r.Intended)
 	a.live.Add(ttft)
 	if t, ok := r.TPOT(); ok {
 		a.tpot = append(a.tpot, ms(t))
+		a.tpotAt = append(a.tpotAt, r.Intended)
 	}
 	for i := 1; i < len(chunks); i++ {
 		a.itl.Add(ms(chunks[i] - chunks[i-1]))
@@ -206,8 +230,9 @@ func (a *Aggregator) Live() (sent, done, errs int, p50TTFTms float64) {
 	return a.sentAll, a.doneAll, a.errAll, a.live.Quantile(0.5)
 }
 
-// Finalize computes the point. sendEnd is the end of the send window (origin-relative); dropped
-// is the number of scheduled sends skipped.
+// Finalize computes the point: the figures vLLM bench reports, their intervals (uncertainty.go),
+// the steady-state check (steadystate.go) and the consistency checks. sendEnd is the end of the
+// send window (origin-relative); dropped is the number of scheduled sends skipped.
 func (a *Aggregator) Finalize(p *Point, sendEnd time.Duration, dropped int) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -277,6 +302,10 @@ func (a *Aggregator) Finalize(p *Point, sendEnd time.Duration, dropped int) {
 			c.ScheduledSendRate = Float(float64(a.sent-1) / (a.lastIntended - a.firstIntended).Seconds())
 		}
 	}
+
+	a.intervals(p, end)
+	p.SteadyState = a.steadyState(min(sendEnd, end), math.IsInf(float64(p.RequestRate), 1))
+	p.Checks = consistency.Point(consistency.OfPoint(p))
 }
 
 func fill(v []float64, mean, median, std, p90, p99 *Float) {

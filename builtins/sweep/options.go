@@ -4,10 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"hash/fnv"
 	"math"
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"starlab/stats"
 )
 
 // FullPolicy is what an open-loop send does when max_concurrency requests are in flight.
@@ -67,12 +70,15 @@ type Options struct {
 	SLO            map[string]float64 // "ttft"|"tpot"|"e2el" → ms; enables request_goodput
 	StopWhen       *StopWhen          // nil: never stop early
 	Seed           uint64
-	Key            string        // step key; schedules derive from Seed+Key+point index
-	Timeout        time.Duration // per request, default 10m
-	Grace          time.Duration // wait for in-flight requests after the send window, default 30s
-	LagTolerance   time.Duration // p99 send-lag limit for client.bottleneck; 0 = LagTolerance(rate)
-	AllowEOS       bool          // false (default): send ignore_eos=true and min_tokens=max_tokens
-	GPU            GPUHook
+	Key            string // step key; schedules derive from Seed+Key+point index
+	// Confidence is the level of the point's intervals (0 means 0.95); bootstrap seeds derive
+	// from Seed, Key and the point, like schedules.
+	Confidence   float64
+	Timeout      time.Duration // per request, default 10m
+	Grace        time.Duration // wait for in-flight requests after the send window, default 30s
+	LagTolerance time.Duration // p99 send-lag limit for client.bottleneck; 0 = LagTolerance(rate)
+	AllowEOS     bool          // false (default): send ignore_eos=true and min_tokens=max_tokens
+	GPU          GPUHook
 	// OnRecord sees every finished request (warmup included, Warmup set) after aggregation; it
 	// must not keep Chunks (already nil). Called from many goroutines in HTTP runs.
 	OnRecord func(spec PointSpec, r *RequestRecord)
@@ -92,6 +98,9 @@ func (o *Options) validate(spec PointSpec) error {
 	}
 	if o.NumRequests <= 0 && o.Duration <= 0 {
 		return fmt.Errorf("want duration > 0 or num_requests > 0")
+	}
+	if o.Confidence != 0 && !stats.ValidLevel(o.Confidence) {
+		return fmt.Errorf("confidence %v: want a level between 0.5 and 1", o.Confidence)
 	}
 	if o.Warmup < 0 || o.MaxConcurrency < 0 {
 		return fmt.Errorf("warmup and max_concurrency must be >= 0")
@@ -127,6 +136,30 @@ func (o Options) withDefaults() Options {
 // every step has its own, replayable arrivals.
 func (o *Options) pointKey(spec PointSpec) string {
 	return fmt.Sprintf("%s/point%d/%s", o.Key, spec.Index, spec)
+}
+
+// level is the confidence level of the point's intervals.
+func (o *Options) level() float64 {
+	if o.Confidence == 0 {
+		return stats.DefaultLevel
+	}
+	return o.Confidence
+}
+
+// intervalSeed seeds the point's bootstrap: FNV of the point's key mixed with the sweep seed, so
+// a rerun draws the same resamples and no two points share them.
+func (o *Options) intervalSeed(spec PointSpec) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(o.pointKey(spec) + "/intervals"))
+	return splitmix(o.Seed ^ splitmix(h.Sum64()))
+}
+
+// splitmix is SplitMix64's finaliser: nearby inputs give unrelated outputs.
+func splitmix(x uint64) uint64 {
+	x += 0x9e3779b97f4a7c15
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9
+	x = (x ^ (x >> 27)) * 0x94d049bb133111eb
+	return x ^ (x >> 31)
 }
 
 // newPoint fills the identifying fields.

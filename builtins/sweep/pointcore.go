@@ -37,6 +37,7 @@ func newPointCore(o Options, spec PointSpec) (*pointCore, error) {
 	}
 	o = o.withDefaults()
 	c := &pointCore{o: o, spec: spec, agg: NewAggregator(o.Warmup, o.SLO), end: o.Warmup + o.Duration}
+	c.agg.setIntervals(o.level(), o.intervalSeed(spec))
 	if spec.Concurrency > 0 {
 		return c, nil
 	}

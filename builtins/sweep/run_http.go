@@ -48,12 +48,22 @@ func RunPoint(ctx context.Context, t Target, o Options, spec PointSpec) (Point, 
 	probe := c.startProbe(ctx)
 	scrapeCtx, stopScrape := context.WithCancel(ctx)
 	scraped := make(chan *ServerMetrics, 1)
+	// running holds the scrapes' running requests on the wall clock; the point's origin is set
+	// once sending starts, so they are placed on it after the scrape loop ended.
+	var running []runningAt
 	if u := t.metricsURL(); u != "" {
 		interval := t.ScrapeInterval
 		if interval <= 0 {
 			interval = time.Second
 		}
-		go func() { scraped <- scrapeLoop(scrapeCtx, &http.Client{}, u, interval, t.Series, t.MetricsMemo) }()
+		note := func(s serverSample) {
+			if s.hasRunning {
+				running = append(running, runningAt{time.Now(), s.running})
+			}
+		}
+		go func() {
+			scraped <- scrapeLoopNoting(scrapeCtx, &http.Client{}, u, interval, t.Series, t.MetricsMemo, note)
+		}()
 	} else {
 		scraped <- nil
 	}
@@ -65,7 +75,17 @@ func RunPoint(ctx context.Context, t Target, o Options, spec PointSpec) (Point, 
 		probe.Mark(r.origin.Add(c.o.Warmup))
 		probe.Mark(r.origin.Add(sendEnd))
 	}
-	return c.point(sendEnd, probe, <-scraped, ctx.Err())
+	sm := <-scraped
+	for _, s := range running {
+		c.agg.NoteRunning(s.at.Sub(r.origin), s.n)
+	}
+	return c.point(sendEnd, probe, sm, ctx.Err())
+}
+
+// runningAt is a scrape's running requests at wall-clock time at.
+type runningAt struct {
+	at time.Time
+	n  float64
 }
 
 // wallRun drives a pointCore on the wall clock: a goroutine per request, a semaphore for

@@ -128,7 +128,9 @@ func (v *vrun) until(t time.Duration) bool {
 func (v *vrun) tickUntil(t time.Duration) bool {
 	for v.nextTick <= t {
 		v.srv.RunUntil(v.base + v.nextTick)
-		v.track.add(v.sample())
+		s := v.sample()
+		v.track.add(s)
+		v.agg.NoteRunning(v.nextTick, s.running)
 		if v.probe != nil {
 			v.probe.Tick(v.vtime(v.nextTick))
 		}

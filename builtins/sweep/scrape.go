@@ -36,6 +36,7 @@ type serverTracker struct {
 	firstPre    float64
 	lastPre     float64
 	havePreempt bool
+	note        func(serverSample) // sees every sample (nil: none)
 }
 
 func newServerTracker() *serverTracker {
@@ -51,6 +52,9 @@ func fmax(a Float, b float64) Float {
 }
 
 func (t *serverTracker) add(s serverSample) {
+	if t.note != nil {
+		t.note(s)
+	}
 	t.m.Samples++
 	if s.hasRunning {
 		t.m.MaxRunning = fmax(t.m.MaxRunning, s.running)
@@ -170,7 +174,14 @@ func (e *statusError) absent() bool {
 // it once in Unavailable and stops scraping (the first scrape is the probe). Failures after a
 // success, and connection errors before one (the server may be down), count as scrape errors.
 func scrapeLoop(ctx context.Context, hc *http.Client, url string, interval time.Duration, series MetricSeries, memo *MetricsMemo) *ServerMetrics {
+	return scrapeLoopNoting(ctx, hc, url, interval, series, memo, nil)
+}
+
+// scrapeLoopNoting is scrapeLoop handing every sample to note as well (the steady-state check
+// reads the running requests over time).
+func scrapeLoopNoting(ctx context.Context, hc *http.Client, url string, interval time.Duration, series MetricSeries, memo *MetricsMemo, note func(serverSample)) *ServerMetrics {
 	t := newServerTracker()
+	t.note = note
 	if why := memo.get(); why != "" {
 		t.m.Unavailable = why
 		return &t.m
