@@ -24,7 +24,7 @@ func init() {
 		Name: "sweep",
 		Signature: `sweep(server, rates=None, concurrency=None, duration="60s", num_requests=None, dataset=None,
       arrival="poisson", burstiness=1.0, warmup="5s", max_concurrency=None, endpoint="completions",
-      slo=None, gpu_sample=True, stop_when=None, seed=None, name=None)`,
+      slo=None, gpu_sample=True, stop_when=None, seed=None, name=None, repeats=1)`,
 		Doc: `Drives streaming load at each level and returns a SweepResult (.name .points .server).
 
 Exactly one of rates (open loop, requests/s: arrival "poisson", "gamma" with burstiness, or
@@ -40,7 +40,18 @@ ends a clearly saturated point early. gpu_sample attaches a per-device GPU summa
 Points carry vLLM bench's field names (request_rate, request_throughput, output_throughput,
 {mean,median,std,p90,p99}_{ttft,tpot,itl,e2el}_ms, ...) plus client, server_metrics and gpu.
 Each point is a journaled step: --resume skips measured points. Results go to sweeps/<name>.json
-(after each point) and sweeps/<name>.requests.jsonl (as requests finish).`,
+(after each point) and sweeps/<name>.requests.jsonl (as requests finish).
+
+repeats = N measures every load N times: N rounds, each visiting every load once in an order
+drawn from the seed, so drift over the run (a warming GPU, filling caches) falls on all loads
+alike instead of posing as an effect of the load. Each (load, repeat) is a journaled step of its
+own (--resume skips measured repeats), and its requests carry "repeat" in the requests file. The
+result still has one point per load, in the order given: counts (completed, failed, incomplete, errors, total_*_tokens, client sent and
+dropped, preemptions, GPU energy) are sums over the repeats; throughputs, latencies, delivered,
+duration and power are means (maxima are maxima); ci is the Student t interval across the
+repeats, which also holds the drift and server state a single window cannot see. stopped_early
+if any repeat stopped early; steady_state is ok only if every repeat's is; checks name their
+repeat; repeats holds each repeat's own point.`,
 		Fn: sweepBuiltin,
 	})
 }
@@ -56,6 +67,7 @@ type sweepArgs struct {
 	dataset     *DatasetValue
 	gpu         bool
 	opts        Options
+	repeats     int
 	endpoint    Endpoint
 	metrics     *MetricsMemo // the sweep's knowledge of its server's /metrics
 }
@@ -84,8 +96,10 @@ func sweepBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tu
 	a.opts.Progress = ProgressOptions{Out: os.Stderr}
 	a.opts.Key = pointKeyBase(a, args, kwargs)
 	a.opts.Seed = a.seed
+	a.opts.Confidence = r.Level()
 
-	c := Config{Name: a.name, Rates: a.rates, Concurrency: a.concurrency, Options: a.opts, Previous: rec.points}
+	c := Config{Name: a.name, Rates: a.rates, Concurrency: a.concurrency, Options: a.opts, Previous: rec.points,
+		Repeats: a.repeats}
 	if r.Mode != runtime.Replay {
 		w, err := NewWriter(filepath.Join(r.Dir, "sweeps"), a.name)
 		if err != nil {
@@ -111,6 +125,8 @@ func sweepBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tu
 	res, err := RunWith(r.Ctx, c, measure)
 	if res != nil {
 		rec.points = res.Points
+		// A decision rule given a point's figure finds its interval.
+		NotePointEstimates(r, a.name, res.Points)
 	}
 	if c.Writer == nil && res != nil {
 		// Replay: the points come from the journal; write them where the report looks.
@@ -210,17 +226,19 @@ func gpuHook(start func(ctx context.Context) (*gpu.Probe, error)) GPUHook {
 // renamed sweep measures the same thing).
 func pointKeyBase(a *sweepArgs, args starlark.Tuple, kwargs []starlark.Tuple) string {
 	params := []string{"server", "rates", "concurrency", "duration", "num_requests", "dataset", "arrival", "burstiness",
-		"warmup", "max_concurrency", "endpoint", "slo", "gpu_sample", "stop_when", "seed", "name"}
+		"warmup", "max_concurrency", "endpoint", "slo", "gpu_sample", "stop_when", "seed", "name", "repeats"}
+	// repeats=1 is left out, so that the keys of sweeps without repeats stay what they were.
+	skip := func(p string) bool {
+		return p == "rates" || p == "concurrency" || p == "name" || (p == "repeats" && a.repeats == 1)
+	}
 	var kept []starlark.Tuple
 	for i, v := range args {
-		if i < len(params) && params[i] != "rates" && params[i] != "concurrency" && params[i] != "name" {
+		if i < len(params) && !skip(params[i]) {
 			kept = append(kept, starlark.Tuple{starlark.String(params[i]), v})
 		}
 	}
 	for _, kv := range kwargs {
-		switch string(kv[0].(starlark.String)) {
-		case "rates", "concurrency", "name":
-		default:
+		if !skip(string(kv[0].(starlark.String))) {
 			kept = append(kept, kv)
 		}
 	}
@@ -287,15 +305,20 @@ func unpackSweep(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 	var numReq, maxConc, seed runtime.Opt[int]
 	var slo runtime.Opt[runtime.FloatMap]
 	var name runtime.Opt[string]
+	repeats := 1
 	duration, warmup := runtime.Duration(60*time.Second), runtime.Duration(5*time.Second)
 	arrival, endpoint, burstiness, gpuSample := "poisson", "completions", 1.0, true
 	if err := runtime.UnpackArgs(thread, b, args, kwargs, "server", &srv, "rates?", &rates, "concurrency?", &conc,
 		"duration?", &duration, "num_requests?", &numReq, "dataset?", &ds, "arrival?", &arrival,
 		"burstiness?", &burstiness, "warmup?", &warmup, "max_concurrency?", &maxConc, "endpoint?", &endpoint,
-		"slo?", &slo, "gpu_sample?", &gpuSample, "stop_when?", &stopWhen, "seed?", &seed, "name?", &name); err != nil {
+		"slo?", &slo, "gpu_sample?", &gpuSample, "stop_when?", &stopWhen, "seed?", &seed, "name?", &name,
+		"repeats?", &repeats); err != nil {
 		return nil, err
 	}
-	a := &sweepArgs{serverValue: srv, gpu: gpuSample, name: name.V}
+	a := &sweepArgs{serverValue: srv, gpu: gpuSample, name: name.V, repeats: repeats}
+	if repeats < 1 {
+		return nil, paramerr.New("repeats", "want a whole number of measurements per load >= 1, got %d", repeats)
+	}
 	var ok bool
 	if a.server, ok = server.HandleOf(srv); !ok {
 		return nil, paramerr.New("server", "got %s, want Server (from start_vllm)", srv.Type())

@@ -20,6 +20,9 @@ type Config struct {
 	// Previous are points an earlier call measured for the same sweep: the result and the points
 	// file start with them, and new points are numbered after them.
 	Previous []Point
+	// Repeats measures every load this many times, interleaved (repeatOrder), and gives one
+	// point per load aggregated over its repeats (aggregateRepeats); 0 and 1 measure once.
+	Repeats int
 }
 
 // Result is the sweep's outcome, in point order.
@@ -32,6 +35,9 @@ type Result struct {
 func (c *Config) Specs() ([]PointSpec, error) {
 	if (len(c.Rates) > 0) == (len(c.Concurrency) > 0) {
 		return nil, paramerr.New("rates", "want exactly one of rates or concurrency")
+	}
+	if c.Repeats < 0 {
+		return nil, paramerr.New("repeats", "want a whole number >= 1, got %d", c.Repeats)
 	}
 	var specs []PointSpec
 	first := len(c.Previous)
@@ -75,17 +81,11 @@ func (c *Config) run(ctx context.Context, runPoint pointFunc) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	o := c.Options
-	if c.Writer != nil {
-		w, user := c.Writer, o.OnRecord
-		o.OnRecord = func(s PointSpec, r *RequestRecord) {
-			w.WriteRecord(s, r)
-			if user != nil {
-				user(s, r)
-			}
-		}
-	}
 	res := &Result{Name: c.Name, Points: append([]Point{}, c.Previous...)}
+	if c.Repeats > 1 {
+		return c.runRepeats(ctx, runPoint, specs, res)
+	}
+	o := c.repeatOptions(0)
 	for _, s := range specs {
 		p, err := runPoint(ctx, o, s)
 		var partial *PartialError

@@ -59,6 +59,7 @@ func WritePointsFile(path string, points []Point) error {
 // RequestLine is one line of the requests file. Times are ms from the point's origin.
 type RequestLine struct {
 	Point         int     `json:"point"`
+	Repeat        int     `json:"repeat,omitempty"` // which repeat of the point's load (sweep repeats)
 	RequestRate   Float   `json:"request_rate"`
 	Concurrency   int     `json:"concurrency,omitempty"`
 	Index         int     `json:"index"`
@@ -75,9 +76,9 @@ type RequestLine struct {
 	Incomplete    bool    `json:"incomplete,omitempty"`
 }
 
-// Line converts a record for the requests file.
-func Line(spec PointSpec, r *RequestRecord) RequestLine {
-	l := RequestLine{Point: spec.Index, RequestRate: Float(spec.Rate), Concurrency: spec.Concurrency, Index: r.Index,
+// Line converts a record of the given repeat of spec's load for the requests file.
+func Line(spec PointSpec, repeat int, r *RequestRecord) RequestLine {
+	l := RequestLine{Point: spec.Index, Repeat: repeat, RequestRate: Float(spec.Rate), Concurrency: spec.Concurrency, Index: r.Index,
 		Warmup: r.Warmup, IntendedMs: ms(r.Intended), SentMs: ms(r.Sent), InputTokens: r.InputTokens,
 		OutputTokens: r.OutputTokens, UsageReported: r.UsageReported, Error: r.Err, Detail: r.Detail,
 		Incomplete: r.Incomplete, TTFTMs: Float(nan), E2ELMs: Float(nan)}
@@ -87,10 +88,10 @@ func Line(spec PointSpec, r *RequestRecord) RequestLine {
 	return l
 }
 
-// WriteRecord appends one request; safe for concurrent use. The first error sticks and is
-// returned by Flush.
-func (w *Writer) WriteRecord(spec PointSpec, r *RequestRecord) {
-	data, err := json.Marshal(Line(spec, r))
+// WriteRecord appends one request of the given repeat (0 without repeats); safe for
+// concurrent use. The first error sticks and is returned by Flush.
+func (w *Writer) WriteRecord(spec PointSpec, repeat int, r *RequestRecord) {
+	data, err := json.Marshal(Line(spec, repeat, r))
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.err != nil {
