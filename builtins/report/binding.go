@@ -19,7 +19,11 @@ func init() {
 
 Includes the run manifest summary (no times or hosts: the same seed in --virtual gives the same
 report.md), every sweeps/*.json of the run sorted by name, every knee, scaling, USL fit and
-hypothesis computed so far, and the table()s and plot()s made so far. sweeps is an optional dict
+comparison and hypothesis computed so far, and the table()s and plot()s made so far. Figures with
+an interval show value ± half-width at the run's confidence (their ends when lopsided), plots
+draw them as error bars or bands, each verdict shows its interval and rule, and points that never
+reached steady state or failed a consistency check are flagged and listed under Warnings.
+report.json and the CSVs (<field>_lo, <field>_hi) carry the intervals. sweeps is an optional dict
 name -> SweepResult or list of dicts, to include published tables (a seed's) as sweeps. Can be
 called more than once; each call rewrites the report. Returns struct(path, sweeps, plots).`,
 		Fn: reportFn,

@@ -29,7 +29,10 @@ func TestReportScript(t *testing.T) {
 	}
 	for _, want := range []string{"# Seeds", "### seed003_ramp: knee at request_rate = 10 (offered)", "the knee lies in [10, 20]",
 		"load-limited", "| E-12 | the 1-vs-4 GPU test never saturated 1 GPU | ✅ supported", "## Table: sla",
-		"](plots/one_vs_four.png)", "table given by the plan"} {
+		"](plots/one_vs_four.png)", "table given by the plan",
+		"## Comparisons", "| request_throughput |", "| C-0 | the two runs differ by less than 2x | ✅ supported | ratio ",
+		"< 2 at 95% | before the evidence |", "| C-1 | the second run delivers at least 5% more | ❔ inconclusive (~",
+		">= 1.05 at 95% | after the evidence |", "± is the half-width of the 95% interval (confidence from the run)"} {
 		if !strings.Contains(string(md1), want) {
 			t.Errorf("report.md lacks %q:\n%s", want, md1)
 		}

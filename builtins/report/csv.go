@@ -11,13 +11,32 @@ import (
 )
 
 // sweepCSV flattens a sweep's points (nested objects become dotted columns, lists JSON) so that
-// a spreadsheet sees every field; the load columns come first, the rest sorted by name.
+// a spreadsheet sees every field; the load columns come first, the rest sorted by name. Columns
+// are addressed by name, not position: a field new to some points adds a column in its sorted
+// place. A field with an interval (the point's ci) is followed by <field>_lo and <field>_hi, so
+// the ci object itself gets no column of its own.
 func sweepCSV(s Sweep) ([]byte, error) {
 	flat := make([]map[string]any, len(s.Rows))
 	cols := map[string]bool{}
+	withCI := map[string]bool{}
 	for i, r := range s.Rows {
 		flat[i] = map[string]any{}
-		flatten("", r, flat[i])
+		rest := make(map[string]any, len(r))
+		for k, v := range r {
+			if k != "ci" {
+				rest[k] = v
+			}
+		}
+		flatten("", rest, flat[i])
+		ci, _ := r["ci"].(map[string]any)
+		for field, pair := range ci {
+			ends, _ := pair.([]any)
+			if len(ends) != 2 {
+				continue
+			}
+			flat[i][field+"_lo"], flat[i][field+"_hi"] = ends[0], ends[1]
+			withCI[field] = true
+		}
 		for k := range flat[i] {
 			cols[k] = true
 		}
@@ -29,7 +48,25 @@ func sweepCSV(s Sweep) ([]byte, error) {
 			delete(cols, k)
 		}
 	}
-	order = append(order, sortedKeys(cols)...)
+	// Each field with an interval is followed by its ends, whether or not the field itself is a
+	// column.
+	keys := map[string]bool{}
+	for k := range cols {
+		keys[k] = true
+	}
+	for f := range withCI {
+		delete(keys, f+"_lo")
+		delete(keys, f+"_hi")
+		keys[f] = true
+	}
+	for _, k := range sortedKeys(keys) {
+		if cols[k] {
+			order = append(order, k)
+		}
+		if withCI[k] {
+			order = append(order, k+"_lo", k+"_hi")
+		}
+	}
 	return tableCSV(order, flat)
 }
 

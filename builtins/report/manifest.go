@@ -19,6 +19,8 @@ type Summary struct {
 	Mode    string            `json:"mode"`
 	Virtual bool              `json:"virtual"`
 	Starlab string            `json:"starlab"`
+	// Confidence is the run's level (--confidence); 0 for a run recorded without one.
+	Confidence float64 `json:"confidence,omitempty"`
 }
 
 // ReadSummary reads the summary from dir/manifest.json. A missing manifest gives an empty
@@ -37,17 +39,18 @@ func ReadSummary(dir string) (Summary, error) {
 			Path   string `json:"path"`
 			SHA256 string `json:"sha256"`
 		} `json:"plan"`
-		Sets    map[string]string `json:"sets"`
-		Seed    uint64            `json:"seed"`
-		Mode    string            `json:"mode"`
-		Virtual bool              `json:"virtual"`
-		Starlab string            `json:"starlab"`
+		Sets       map[string]string `json:"sets"`
+		Seed       uint64            `json:"seed"`
+		Confidence float64           `json:"confidence"`
+		Mode       string            `json:"mode"`
+		Virtual    bool              `json:"virtual"`
+		Starlab    string            `json:"starlab"`
 	}
 	if err := json.Unmarshal(data, &m); err != nil {
 		return s, fmt.Errorf("manifest.json: %w", err)
 	}
 	return Summary{Plan: m.Plan.Path, SHA256: m.Plan.SHA256, Seed: m.Seed, Params: m.Sets, Mode: m.Mode,
-		Virtual: m.Virtual, Starlab: m.Starlab}, nil
+		Virtual: m.Virtual, Starlab: m.Starlab, Confidence: m.Confidence}, nil
 }
 
 func sortedKeys[V any](m map[string]V) []string {

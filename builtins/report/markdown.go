@@ -8,7 +8,9 @@ import (
 	"strings"
 
 	"starlab/builtins/analysis"
+	"starlab/builtins/consistency"
 	"starlab/builtins/sweep/pointschema"
+	"starlab/stats"
 )
 
 // Markdown renders report.md from the report and its sweeps. It uses nothing that changes
@@ -27,11 +29,16 @@ func Markdown(r Report, sweeps []Sweep, plots Plots) string {
 	if n := strings.TrimSpace(r.Notes); n != "" {
 		fmt.Fprintf(&b, "%s\n\n", n)
 	}
+	level := reportLevel(r, sweeps)
 	writeSummary(&b, r.Manifest)
+	if hasIntervals(r, sweeps) {
+		writeLegend(&b, level)
+	}
+	writeWarnings(&b, sweeps)
 	if len(sweeps) > 0 {
 		b.WriteString("## Sweeps\n\n")
 		for _, s := range sweeps {
-			writeSweep(&b, s, plots)
+			writeSweep(&b, s, plots, level)
 		}
 		if len(plots.Overlays) > 0 {
 			b.WriteString("### All sweeps\n\n")
@@ -43,13 +50,8 @@ func Markdown(r Report, sweeps []Sweep, plots Plots) string {
 	writeKnees(&b, r.Knees)
 	writeScalings(&b, r.Scalings)
 	writeUSL(&b, r.USL)
-	if len(r.Hypotheses) > 0 {
-		hs := make([]analysis.Hypothesis, len(r.Hypotheses))
-		for i, h := range r.Hypotheses {
-			hs[i] = h.analysis()
-		}
-		fmt.Fprintf(&b, "## Hypotheses\n\n%s\n", analysis.VerdictTable(hs))
-	}
+	writeComparisons(&b, r.Comparisons)
+	writeHypotheses(&b, r.Hypotheses)
 	for _, t := range r.Tables {
 		fmt.Fprintf(&b, "## Table: %s\n\n", t.Name)
 		writeTable(&b, t)
@@ -59,6 +61,116 @@ func Markdown(r Report, sweeps []Sweep, plots Plots) string {
 		fmt.Fprintf(&b, "## Plot: %s\n\n![%s vs %s](plots/%s.png)\n\n", p.Name, p.Y, p.X, p.Name)
 	}
 	return b.String()
+}
+
+// reportLevel is the confidence the legend states: the run's (manifest.json), else the first
+// level a sweep or finding states, else the default.
+func reportLevel(r Report, sweeps []Sweep) float64 {
+	if r.Manifest.Confidence > 0 {
+		return r.Manifest.Confidence
+	}
+	for _, s := range sweeps {
+		if l := s.level(); l > 0 {
+			return l
+		}
+	}
+	var levels []Num
+	for _, k := range r.Knees {
+		levels = append(levels, k.Level)
+	}
+	for _, s := range r.Scalings {
+		levels = append(levels, s.Level)
+	}
+	for _, f := range r.USL {
+		levels = append(levels, f.Level)
+	}
+	for _, c := range r.Comparisons {
+		levels = append(levels, c.Level)
+	}
+	for _, h := range r.Hypotheses {
+		if h.Claim != nil {
+			levels = append(levels, h.Claim.Level)
+		}
+	}
+	for _, l := range levels {
+		if l > 0 {
+			return float64(l)
+		}
+	}
+	return stats.DefaultLevel
+}
+
+// hasIntervals reports whether the report shows any interval, and so needs the legend.
+func hasIntervals(r Report, sweeps []Sweep) bool {
+	for _, s := range sweeps {
+		if s.hasIntervals() {
+			return true
+		}
+	}
+	for _, k := range r.Knees {
+		if k.RateCI != nil || k.MaxThroughputCI != nil {
+			return true
+		}
+		for _, v := range k.Verdicts {
+			if v.DeliveredCI != nil {
+				return true
+			}
+		}
+	}
+	for _, s := range r.Scalings {
+		if s.SpeedupCI != nil {
+			return true
+		}
+	}
+	for _, f := range r.USL {
+		if f.LambdaCI != nil || f.SigmaCI != nil || f.KappaCI != nil {
+			return true
+		}
+	}
+	for _, h := range r.Hypotheses {
+		if h.Claim != nil && h.Claim.CI != nil && !h.Claim.Exact {
+			return true
+		}
+	}
+	return len(r.Comparisons) > 0
+}
+
+// writeLegend says how intervals read: one rule for every table.
+func writeLegend(b *strings.Builder, level float64) {
+	fmt.Fprintf(b, "± is the half-width of the %s interval (confidence from the run). A figure whose interval is lopsided "+
+		"(one side more than %s× the other) shows its ends instead: value [lo, hi]; so do verdicts and rules, which are "+
+		"decided on the ends. A figure without ± has no interval.\n\n", pctLevel(level), fmtNum(lopsided))
+}
+
+// writeWarnings lists every point a reader should doubt, and why: the points tables flag them
+// with ⚠.
+func writeWarnings(b *strings.Builder, sweeps []Sweep) {
+	var lines []string
+	for _, s := range sweeps {
+		for _, i := range s.sorted() {
+			for _, w := range s.warnings[i] {
+				if w.Flag == consistency.PerRequestThroughput {
+					continue // a finding about the whole table, listed once below
+				}
+				lines = append(lines, fmt.Sprintf("- %s, %s: ⚠ %s: %s", s.Name, pointLabel(s, i), w.Flag, cell(w.Detail)))
+			}
+		}
+		for _, w := range s.tableFindings {
+			lines = append(lines, fmt.Sprintf("- %s (the table): ⚠ %s: %s", s.Name, w.Flag, cell(w.Detail)))
+		}
+	}
+	if len(lines) == 0 {
+		return
+	}
+	b.WriteString("## Warnings\n\n" + strings.Join(lines, "\n") + "\n\n")
+}
+
+// pointLabel names point i by its load: "rate 10 req/s", "concurrency 8".
+func pointLabel(s Sweep, i int) string {
+	if s.Closed() {
+		return "concurrency " + fmtNum(s.value(i, pointschema.MaxConcurrency))
+	}
+	return "rate " + fmtNum(s.value(i, pointschema.RequestRate)) + " req/s"
 }
 
 func writeSummary(b *strings.Builder, m Summary) {
@@ -81,19 +193,28 @@ func writeSummary(b *strings.Builder, m Summary) {
 		clock = "virtual time (simulated servers)"
 	}
 	row("clock", clock)
+	if m.Confidence > 0 {
+		row("confidence (--confidence)", pctLevel(m.Confidence))
+	}
 	row("starlab", m.Starlab)
 	b.WriteString("\nStart and end times, host, GPUs, run mode (resumes, replays) and exit status are in `manifest.json`.\n\n")
 }
 
 // writeSweep renders one sweep in the style of seed 004's table; columns without data are left
-// out.
-func writeSweep(b *strings.Builder, s Sweep, plots Plots) {
+// out. A figure with an interval shows it (fmtCI), and a point with warnings is flagged ⚠.
+func writeSweep(b *strings.Builder, s Sweep, plots Plots, level float64) {
 	kind := "open loop, offered request rate"
 	if s.Closed() {
 		kind = "closed loop, concurrency"
 	}
 	if s.Given {
 		kind += "; table given by the plan"
+	}
+	if n := s.repeats(); n > 0 {
+		kind += fmt.Sprintf("; each point the mean of %d interleaved repeats, its interval across them", n)
+	}
+	if l := s.level(); l > 0 && l != level {
+		kind += "; intervals at " + pctLevel(l)
 	}
 	points := "points"
 	if len(s.Points) == 1 {
@@ -106,7 +227,7 @@ func writeSweep(b *strings.Builder, s Sweep, plots Plots) {
 		has  bool
 	}
 	f := func(field string) func(int) string {
-		return func(i int) string { return fmtNum(s.value(i, field)) }
+		return func(i int) string { return fmtCI(s.value(i, field), s.interval(i, field)) }
 	}
 	load := func(i int) string {
 		if s.Closed() {
@@ -118,32 +239,35 @@ func writeSweep(b *strings.Builder, s Sweep, plots Plots) {
 	if s.Closed() {
 		loadHead = "concurrency"
 	}
-	hasBottleneck := false
+	hasBottleneck, hasMem, hasWarnings := false, false, false
 	for i := range s.Rows {
 		if _, ok := s.flag(i, pointschema.ClientBottleneck); ok {
 			hasBottleneck = true
 		}
-	}
-	hasMem := false
-	for i := range s.Rows {
 		if !math.IsNaN(s.gpuMemoryMiB(i)) {
 			hasMem = true
+		}
+		if len(s.warnings[i]) > 0 {
+			hasWarnings = true
 		}
 	}
 	cols := []col{
 		{loadHead, load, true},
 		{"success", func(i int) string { return successRate(s, i) }, s.has(pointschema.Completed)},
 		{"TTFT mean (ms)", f(pointschema.MeanTTFTMs), s.has(pointschema.MeanTTFTMs)},
+		{"TTFT median (ms)", f(pointschema.MedianTTFTMs), s.has(pointschema.MedianTTFTMs)},
 		{"TTFT p99 (ms)", f(pointschema.P99TTFTMs), s.has(pointschema.P99TTFTMs)},
 		{"E2EL mean (ms)", f(pointschema.MeanE2ELMs), s.has(pointschema.MeanE2ELMs)},
 		{"E2EL p99 (ms)", f(pointschema.P99E2ELMs), s.has(pointschema.P99E2ELMs)},
 		{"req/s", f(pointschema.RequestThroughput), s.has(pointschema.RequestThroughput)},
 		{"out tok/s", f(pointschema.OutputThroughput), s.has(pointschema.OutputThroughput)},
 		{"total tok/s", f(pointschema.TotalTokenThroughput), s.has(pointschema.TotalTokenThroughput)},
+		{"delivered", f(fieldDelivered), s.level() > 0 && s.has(fieldDelivered)},
 		{"KV cache max", func(i int) string { return pct(s.value(i, pointschema.ServerMaxKVCacheUsage)) }, s.has(pointschema.ServerMaxKVCacheUsage)},
 		{"GPU mem (MiB)", func(i int) string { return fmtNum(math.Round(s.gpuMemoryMiB(i))) }, hasMem},
 		{"client bottleneck", func(i int) string { return bottleneck(s, i) }, hasBottleneck},
 		{"J/token", f(pointschema.GPUJoulesPerOutputToken), s.has(pointschema.GPUJoulesPerOutputToken)},
+		{"warnings", func(i int) string { return flags(s, i) }, hasWarnings},
 	}
 	var shown []col
 	for _, c := range cols {
@@ -170,10 +294,28 @@ func writeSweep(b *strings.Builder, s Sweep, plots Plots) {
 		b.WriteString("\n")
 	}
 	b.WriteString("\n")
+	if hasWarnings {
+		b.WriteString("⚠: see Warnings.\n\n")
+	}
 	writeSweepNotes(b, s, load)
 	for _, p := range plots.PerSweep[s.Name] {
 		fmt.Fprintf(b, "![%s](plots/%s.png)\n\n", p.Title, p.File)
 	}
+}
+
+// fieldDelivered is the point's delivered fraction (pointschema.Point.Delivered).
+const fieldDelivered = "delivered"
+
+// flags is point i's warnings for its row: "⚠ not steady; ⚠ littles_law".
+func flags(s Sweep, i int) string {
+	var out []string
+	for _, w := range s.warnings[i] {
+		out = append(out, "⚠ "+w.Flag)
+	}
+	if len(out) == 0 {
+		return ""
+	}
+	return strings.Join(out, "; ")
 }
 
 // writeSweepNotes lists what a reader must know about individual points, so that nothing that
@@ -277,15 +419,36 @@ func writeKnees(b *strings.Builder, knees []Knee) {
 		if name == "" {
 			name = "(unnamed table)"
 		}
+		plateau := fmtCI(float64(k.MaxThroughput), k.MaxThroughputCI.stats())
 		if k.Found {
 			fmt.Fprintf(b, "### %s: knee at %s = %s (%s)\n\n", name, k.X, fmtNum(float64(k.Rate)), k.Method)
 			fmt.Fprintf(b, "Highest load below saturation %s; the knee lies in [%s, %s]; max %s %s.\n\n",
-				fmtNum(float64(k.Rate)), fmtNum(float64(k.Bracket[0])), fmtNum(float64(k.Bracket[1])), k.Y, fmtNum(float64(k.MaxThroughput)))
+				fmtNum(float64(k.Rate)), fmtNum(float64(k.Bracket[0])), fmtNum(float64(k.Bracket[1])), k.Y, plateau)
 		} else {
 			fmt.Fprintf(b, "### %s: no knee found\n\n", name)
+			if k.MaxThroughputCI != nil {
+				fmt.Fprintf(b, "Max %s %s.\n\n", k.Y, plateau)
+			}
+		}
+		if ci := k.RateCI; ci != nil {
+			fmt.Fprintf(b, "The knee's %s lies in [%s, %s]%s: from the highest load decidedly not saturated to the lowest decidedly saturated.\n\n",
+				k.X, fmtNum(float64(ci[0])), fmtNum(float64(ci[1])), atLevel(k.Level))
 		}
 		if k.Reason != "" {
 			fmt.Fprintf(b, "%s\n\n", k.Reason)
+		}
+		for _, c := range k.Checks {
+			fmt.Fprintf(b, "⚠ %s\n\n", cell(c))
+		}
+		if len(k.Verdicts) > 0 {
+			fmt.Fprintf(b, "Saturation per load%s (saturated when the delivered fraction is decidedly under %s):\n\n",
+				atLevel(k.Level), fmtNum(analysis.SaturationThreshold))
+			b.WriteString("| load | verdict | delivered | rule |\n|---|---|---|---|\n")
+			for _, v := range k.Verdicts {
+				fmt.Fprintf(b, "| %s | %s | %s | %s |\n", fmtNum(float64(v.Load)), saturationCell(v),
+					fmtFraction(float64(v.Delivered), v.DeliveredCI.stats()), cell(v.Reason))
+			}
+			b.WriteString("\n")
 		}
 		if len(k.Evidence) > 0 {
 			b.WriteString("| method | found | rate | bracket | detail |\n|---|---|---|---|---|\n")
@@ -302,12 +465,45 @@ func writeKnees(b *strings.Builder, knees []Knee) {
 	}
 }
 
+// fmtFraction is a delivered fraction with its interval's ends, to three decimals as the
+// verdict's rule states them: "0.937 [0.89, 0.98]".
+func fmtFraction(f float64, ci stats.Interval) string {
+	r := func(x float64) float64 { return math.Round(x*1000) / 1000 }
+	if ci.Unknown() {
+		return fmtNum(r(f))
+	}
+	return fmtEnds(r(f), stats.Interval{Lo: r(ci.Lo), Hi: r(ci.Hi)})
+}
+
+// atLevel is " at 95%", or "" for a finding recorded without its level.
+func atLevel(level Num) string {
+	if level > 0 {
+		return " at " + pctLevel(float64(level))
+	}
+	return ""
+}
+
+// saturationCell is a load's verdict as the knee's table shows it.
+func saturationCell(v PointVerdict) string {
+	out := v.Verdict
+	if v.Verdict == analysis.SaturationUndecided {
+		out = "❔ inconclusive"
+		if m := float64(v.MoreData); m > 0 && !math.IsInf(m, 0) && !math.IsNaN(m) {
+			out += fmt.Sprintf(" (~%sx more data needed)", fmtNum(math.Ceil(m*10)/10))
+		}
+	}
+	if v.ValueOnly {
+		out += " (no interval)"
+	}
+	return out
+}
+
 func writeScalings(b *strings.Builder, ss []Scaling) {
 	if len(ss) == 0 {
 		return
 	}
-	b.WriteString("## Scaling\n\n| base | scaled | n | metric | compared at | base | scaled | speedup | efficiency | serial fraction (Karp–Flatt) | valid | diagnosis |\n")
-	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("## Scaling\n\n| base | scaled | n | metric | compared at | base | scaled | speedup | efficiency | serial fraction (Karp–Flatt) | load-limited | valid | diagnosis |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, s := range ss {
 		at := map[string]string{"capacity": "capacities (saturated points)", "peak": "peaks"}[s.Mode]
 		if !math.IsNaN(float64(s.Rate)) {
@@ -319,11 +515,25 @@ func writeScalings(b *strings.Builder, ss []Scaling) {
 		if s.Valid {
 			valid = "yes"
 		}
-		fmt.Fprintf(b, "| %s | %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
+		fmt.Fprintf(b, "| %s | %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
 			orDash(s.Base), orDash(s.Scaled), s.N, s.Metric, at, fmtNum(float64(s.BaseValue)), fmtNum(float64(s.ScaledValue)),
-			fmtNum(float64(s.Speedup)), fmtNum(float64(s.Efficiency)), fmtNum(float64(s.SerialFraction)), valid, cell(s.Diagnosis))
+			fmtCI(float64(s.Speedup), s.SpeedupCI.stats()), fmtCI(float64(s.Efficiency), s.EfficiencyCI.stats()),
+			fmtCI(float64(s.SerialFraction), s.SerialFractionCI.stats()), loadLimitedCell(s.LoadLimited), valid, cell(s.Diagnosis))
 	}
 	b.WriteString("\n")
+}
+
+// loadLimitedCell is the base's three-valued load-limited diagnosis.
+func loadLimitedCell(v string) string {
+	switch v {
+	case "yes":
+		return "yes: base not saturated"
+	case "no":
+		return "no: base saturated"
+	case analysis.SaturationUndecided:
+		return "❔ inconclusive"
+	}
+	return "—"
 }
 
 func writeUSL(b *strings.Builder, fits []USLFit) {
@@ -332,10 +542,89 @@ func writeUSL(b *strings.Builder, fits []USLFit) {
 	}
 	b.WriteString("## Universal Scalability Law fits\n\n| points | λ | σ | κ | peak N | peak X | R² |\n|---|---|---|---|---|---|---|\n")
 	for _, f := range fits {
-		fmt.Fprintf(b, "| %d | %s | %s | %s | %s | %s | %s |\n", len(f.N), fmtNum(float64(f.Lambda)), fmtNum(float64(f.Sigma)),
-			fmtNum(float64(f.Kappa)), fmtNum(float64(f.PeakN)), fmtNum(float64(f.PeakX)), fmtNum(float64(f.R2)))
+		fmt.Fprintf(b, "| %d | %s | %s | %s | %s | %s | %s |\n", len(f.N), fmtCI(float64(f.Lambda), f.LambdaCI.stats()),
+			fmtCI(float64(f.Sigma), f.SigmaCI.stats()), fmtCI(float64(f.Kappa), f.KappaCI.stats()),
+			fmtNum(float64(f.PeakN)), fmtNum(float64(f.PeakX)), fmtNum(float64(f.R2)))
 	}
 	b.WriteString("\n")
+}
+
+// writeComparisons renders compare() results: B against A with intervals, the test and the power
+// hint.
+func writeComparisons(b *strings.Builder, cs []Comparison) {
+	if len(cs) == 0 {
+		return
+	}
+	b.WriteString("## Comparisons\n\n| A | B | metric | at | A value | B value | B − A | B / A | p-value | differs | effect | to resolve | method |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	for _, c := range cs {
+		differs := "—"
+		if p := float64(c.PValue); !math.IsNaN(p) {
+			differs = "no"
+			if p < 1-float64(c.Level) {
+				differs = "yes"
+			}
+			if c.Level > 0 {
+				differs += " (at " + pctLevel(float64(c.Level)) + ")"
+			}
+		}
+		effect := "—"
+		if e := float64(c.EffectSize); !math.IsNaN(e) {
+			effect = fmt.Sprintf("%s %s", c.EffectName, fmtNum(e))
+		}
+		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
+			cell(c.A), cell(c.B), c.Metric, fmtNum(float64(c.At)), fmtNum(float64(c.ValueA)), fmtNum(float64(c.ValueB)),
+			fmtCI(float64(c.Difference), c.DifferenceCI.stats()), fmtCI(float64(c.Ratio), c.RatioCI.stats()),
+			fmtP(float64(c.PValue)), differs, effect, resolveCell(c), cell(c.Method))
+	}
+	b.WriteString("\n")
+}
+
+// resolveCell is the power hint in words.
+func resolveCell(c Comparison) string {
+	n, d := float64(c.RequestsNeeded), float64(c.Resolve)
+	switch {
+	case math.IsNaN(n) || math.IsInf(n, 0):
+		return "—"
+	case n == 0:
+		return "resolved"
+	}
+	return fmt.Sprintf("~%s more requests per side for a %s%% difference", fmtNum(n), fmtNum(100*d))
+}
+
+// writeHypotheses renders the verdict table: each verdict with the rule and interval it was
+// decided by, and whether the hypothesis was declared before the evidence (a prediction) or
+// after it (a reading).
+func writeHypotheses(b *strings.Builder, hs []Hypothesis) {
+	if len(hs) == 0 {
+		return
+	}
+	b.WriteString("## Hypotheses\n\n| ID | Hypothesis | Verdict | Rule | Declared | Evidence |\n|---|---|---|---|---|---|\n")
+	for _, h := range hs {
+		rule := "—"
+		if h.Claim != nil && h.Claim.Summary != "" {
+			rule = h.Claim.Summary
+		}
+		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s |\n", cell(h.ID), cell(h.Statement), verdictCell(h),
+			cell(rule), orDash(h.Declared), cell(h.Evidence))
+	}
+	b.WriteString("\n")
+}
+
+// verdictCell is a hypothesis's verdict; an inconclusive one says what would decide it.
+func verdictCell(h Hypothesis) string {
+	switch h.Verdict {
+	case analysis.Supported.String():
+		return "✅ supported"
+	case analysis.Refuted.String():
+		return "❌ refuted"
+	case analysis.Inconclusive.String():
+		if h.Claim != nil && h.Claim.Need != "" {
+			return "❔ inconclusive (" + h.Claim.Need + ")"
+		}
+		return "❔ inconclusive"
+	}
+	return "❔ undecided"
 }
 
 func writeTable(b *strings.Builder, t Table) {

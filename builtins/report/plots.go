@@ -103,19 +103,28 @@ func writePlot(dir string, ref PlotRef) error {
 		return err
 	}
 	for _, format := range []string{"png", "svg"} {
-		wt, err := p.WriterTo(7*vg.Inch, 4.5*vg.Inch, format)
+		data, err := renderPlot(p, format)
 		if err != nil {
 			return fmt.Errorf("plot %s: %w", ref.File, err)
 		}
-		var buf bytes.Buffer
-		if _, err := wt.WriteTo(&buf); err != nil {
-			return fmt.Errorf("plot %s: %w", ref.File, err)
-		}
-		if err := writeFile(filepath.Join(dir, "plots", ref.File+"."+format), buf.Bytes()); err != nil {
+		if err := writeFile(filepath.Join(dir, "plots", ref.File+"."+format), data); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// renderPlot draws a chart in a format (png, svg) at the report's size.
+func renderPlot(p *plot.Plot, format string) ([]byte, error) {
+	wt, err := p.WriterTo(7*vg.Inch, 4.5*vg.Inch, format)
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	if _, err := wt.WriteTo(&buf); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
 }
 
 func findSweep(sweeps []Sweep, name string) (Sweep, bool) {
@@ -137,18 +146,72 @@ func kneeOf(r Report, sweep string) *Knee {
 	return nil
 }
 
-// xy is the sweep's (x, y) points in load order, skipping absent values and, for a log axis,
-// values that are not positive.
-func xy(s Sweep, x, y string, logY bool) plotter.XYs {
+// ciPoint is a plotted point's interval on y.
+type ciPoint struct{ X, Y, Lo, Hi float64 }
+
+// xyCI is the sweep's (x, y) points in load order, skipping absent values and, for a log axis,
+// values that are not positive; and the intervals on y of the points that have one (x has none:
+// the load is set, not measured). On a log axis an interval reaching zero or below keeps only
+// its upper side.
+func xyCI(s Sweep, x, y string, logY bool) (plotter.XYs, []ciPoint) {
 	var out plotter.XYs
+	var cis []ciPoint
 	for _, i := range s.sorted() {
 		xv, yv := s.value(i, x), s.value(i, y)
 		if math.IsNaN(xv) || math.IsNaN(yv) || math.IsInf(xv, 0) || math.IsInf(yv, 0) || (logY && yv <= 0) {
 			continue
 		}
 		out = append(out, plotter.XY{X: xv, Y: yv})
+		ci := s.interval(i, y)
+		if ci.Unknown() || math.IsInf(ci.Lo, 0) || math.IsInf(ci.Hi, 0) {
+			continue
+		}
+		lo, hi := math.Min(ci.Lo, yv), math.Max(ci.Hi, yv)
+		if logY && lo <= 0 {
+			lo = yv
+		}
+		cis = append(cis, ciPoint{X: xv, Y: yv, Lo: lo, Hi: hi})
 	}
-	return out
+	return out, cis
+}
+
+// bandAbove: a curve with more points than this shows its intervals as a band, since error
+// bars that close together only clutter it.
+const bandAbove = 12
+
+// addIntervals draws the intervals of series i: error bars, or a translucent band for a dense
+// curve. They go under the series' line.
+func addIntervals(p *plot.Plot, i int, cis []ciPoint) error {
+	if len(cis) == 0 {
+		return nil
+	}
+	c := plotutil.Color(i)
+	if len(cis) > bandAbove {
+		var edge plotter.XYs
+		for _, q := range cis {
+			edge = append(edge, plotter.XY{X: q.X, Y: q.Lo})
+		}
+		for j := len(cis) - 1; j >= 0; j-- {
+			edge = append(edge, plotter.XY{X: cis[j].X, Y: cis[j].Hi})
+		}
+		band, err := plotter.NewPolygon(edge)
+		if err != nil {
+			return err
+		}
+		r, g, b, _ := c.RGBA()
+		band.Color = color.NRGBA{R: uint8(r >> 8), G: uint8(g >> 8), B: uint8(b >> 8), A: 60}
+		band.LineStyle.Width = 0
+		p.Add(band)
+		return nil
+	}
+	bars := &plotter.YErrorBars{LineStyle: plotter.DefaultLineStyle, CapWidth: plotter.DefaultCapWidth}
+	bars.LineStyle.Color = c
+	for _, q := range cis {
+		bars.XYs = append(bars.XYs, plotter.XY{X: q.X, Y: q.Y})
+		bars.YErrors = append(bars.YErrors, struct{ Low, High float64 }{q.Y - q.Lo, q.Hi - q.Y})
+	}
+	p.Add(bars)
+	return nil
 }
 
 func newPlot(title, x, y string, logY bool) *plot.Plot {
@@ -178,9 +241,12 @@ func axisLabel(field string) string {
 	return field
 }
 
-func addSeries(p *plot.Plot, i int, name string, pts plotter.XYs) error {
+func addSeries(p *plot.Plot, i int, name string, pts plotter.XYs, cis []ciPoint) error {
 	if len(pts) == 0 {
 		return nil
+	}
+	if err := addIntervals(p, i, cis); err != nil {
+		return err
 	}
 	l, s, err := plotter.NewLinePoints(pts)
 	if err != nil {
@@ -191,6 +257,22 @@ func addSeries(p *plot.Plot, i int, name string, pts plotter.XYs) error {
 	s.Shape = plotutil.Shape(i)
 	p.Add(l, s)
 	p.Legend.Add(name, l, s)
+	return nil
+}
+
+// addShade fills the rectangle [x0, x1] × [y0, y1] lightly: where a knee or a plateau lies at
+// the run's confidence. Nothing is drawn for an empty one.
+func addShade(p *plot.Plot, c color.NRGBA, x0, x1, y0, y1 float64) error {
+	if !(x1 > x0) || !(y1 > y0) {
+		return nil
+	}
+	poly, err := plotter.NewPolygon(plotter.XYs{{X: x0, Y: y0}, {X: x1, Y: y0}, {X: x1, Y: y1}, {X: x0, Y: y1}})
+	if err != nil {
+		return err
+	}
+	poly.Color = c
+	poly.LineStyle.Width = 0
+	p.Add(poly)
 	return nil
 }
 
@@ -209,15 +291,29 @@ func addLine(p *plot.Plot, name string, c color.Color, pts plotter.XYs) error {
 
 func throughputPlot(s Sweep, k *Knee) (*plot.Plot, error) {
 	x := s.X()
-	pts := xy(s, x, pointschema.RequestThroughput, false)
+	pts, cis := xyCI(s, x, pointschema.RequestThroughput, false)
 	p := newPlot(s.Name+": throughput vs "+axisLabel(x), x, pointschema.RequestThroughput, false)
-	if err := addSeries(p, 0, s.Name, pts); err != nil {
-		return nil, err
-	}
 	if len(pts) == 0 {
 		return p, nil
 	}
 	lo, hi := pts[0].X, pts[len(pts)-1].X
+	if k != nil && k.X == x {
+		// Shades first, so that the curve is drawn over them.
+		top := float64(k.MaxThroughput)
+		if ci := k.RateCI.stats(); !ci.Unknown() {
+			if err := addShade(p, color.NRGBA{R: 200, A: 40}, ci.Lo, ci.Hi, 0, top); err != nil {
+				return nil, err
+			}
+		}
+		if ci := k.MaxThroughputCI.stats(); !ci.Unknown() {
+			if err := addShade(p, color.NRGBA{R: 200, G: 120, A: 50}, lo, hi, ci.Lo, ci.Hi); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if err := addSeries(p, 0, s.Name, pts, cis); err != nil {
+		return nil, err
+	}
 	if x == pointschema.RequestRate {
 		if err := addLine(p, "ideal (throughput = offered)", color.Gray{Y: 120}, plotter.XYs{{X: lo, Y: lo}, {X: hi, Y: hi}}); err != nil {
 			return nil, err
@@ -225,11 +321,15 @@ func throughputPlot(s Sweep, k *Knee) (*plot.Plot, error) {
 	}
 	if k != nil && k.X == x {
 		top := float64(k.MaxThroughput)
-		if err := addLine(p, "knee at "+fmtNum(float64(k.Rate)), color.RGBA{R: 200, A: 255},
+		knee := "knee at " + fmtNum(float64(k.Rate))
+		if ci := k.RateCI.stats(); !ci.Unknown() {
+			knee += fmt.Sprintf(" (%s: [%s, %s])", pctLevel(float64(k.Level)), fmtNum(ci.Lo), fmtNum(ci.Hi))
+		}
+		if err := addLine(p, knee, color.RGBA{R: 200, A: 255},
 			plotter.XYs{{X: float64(k.Rate), Y: 0}, {X: float64(k.Rate), Y: top}}); err != nil {
 			return nil, err
 		}
-		if err := addLine(p, "plateau "+fmtNum(top), color.RGBA{R: 200, G: 120, A: 255},
+		if err := addLine(p, "plateau "+fmtCI(top, k.MaxThroughputCI.stats()), color.RGBA{R: 200, G: 120, A: 255},
 			plotter.XYs{{X: lo, Y: top}, {X: hi, Y: top}}); err != nil {
 			return nil, err
 		}
@@ -252,7 +352,8 @@ func latencySeries(s Sweep) []string {
 func latencyPlot(s Sweep) (*plot.Plot, error) {
 	p := newPlot(s.Name+": latency vs "+axisLabel(s.X()), s.X(), "latency (ms, log)", true)
 	for i, f := range latencySeries(s) {
-		if err := addSeries(p, i, f, xy(s, s.X(), f, true)); err != nil {
+		pts, cis := xyCI(s, s.X(), f, true)
+		if err := addSeries(p, i, f, pts, cis); err != nil {
 			return nil, err
 		}
 	}
@@ -264,8 +365,8 @@ func seriesPlot(title string, sweeps []Sweep, x, y string, logY, ideal bool) (*p
 	p := newPlot(title, x, y, logY)
 	lo, hi := math.Inf(1), math.Inf(-1)
 	for i, s := range sweeps {
-		pts := xy(s, x, y, logY)
-		if err := addSeries(p, i, s.Name, pts); err != nil {
+		pts, cis := xyCI(s, x, y, logY)
+		if err := addSeries(p, i, s.Name, pts, cis); err != nil {
 			return nil, err
 		}
 		for _, pt := range pts {

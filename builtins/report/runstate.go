@@ -60,6 +60,9 @@ func snapshot(run *runtime.Run, title, notes string) Report {
 	for _, f := range rec.USLFits() {
 		r.USL = append(r.USL, FromUSL(f.N, f.X, f.Fit))
 	}
+	for _, c := range rec.Comparisons() {
+		r.Comparisons = append(r.Comparisons, FromComparison(c))
+	}
 	for _, h := range rec.Hypotheses() {
 		r.Hypotheses = append(r.Hypotheses, FromHypothesis(h))
 	}

@@ -11,7 +11,9 @@ import (
 	"strings"
 
 	"starlab/builtins/analysis"
+	"starlab/builtins/consistency"
 	"starlab/builtins/sweep/pointschema"
+	"starlab/stats"
 )
 
 // Sweep is one table of load points in the report: a sweeps/<name>.json of the run, or a table
@@ -21,6 +23,18 @@ type Sweep struct {
 	Given  bool
 	Rows   []map[string]any
 	Points []analysis.LoadPoint
+
+	// warnings are each point's reasons for doubt (flagged in its row, listed under Warnings);
+	// tableFindings are the failed checks that need several rows, once each.
+	warnings      [][]warning
+	tableFindings []warning
+}
+
+// warning is a reason to doubt a point: it never reached steady state, or a consistency check
+// failed on it.
+type warning struct {
+	Flag   string // short, for the points table: "not steady", "littles_law"
+	Detail string // what was seen, for the Warnings section
 }
 
 // LoadSweeps reads every sweeps/*.json of the run directory plus the given tables, sorted by
@@ -71,7 +85,112 @@ func newSweep(name string, rows []map[string]any, given bool) (Sweep, error) {
 	if err != nil {
 		return Sweep{}, fmt.Errorf("sweep %s: %w", name, err)
 	}
-	return Sweep{Name: name, Given: given, Rows: rows, Points: pts}, nil
+	s := Sweep{Name: name, Given: given, Rows: rows, Points: pts}
+	s.findWarnings()
+	return s, nil
+}
+
+// findWarnings collects each point's warnings: a steady_state that is not ok, and failed
+// consistency checks. A point that carries its checks (a sweep of this wave writes them, null
+// when none applied) is taken at its word; one without (a published table, an older sweep) is
+// checked here, so a table that cannot be what it claims is flagged whatever its source. The
+// checks that need several rows (per_request_throughput) run on every sweep.
+func (s *Sweep) findWarnings() {
+	s.warnings = make([][]warning, len(s.Rows))
+	rows := make([]consistency.Fields, len(s.Points))
+	for i := range s.Rows {
+		rows[i] = s.Points[i]
+		if ok, has := s.flag(i, "steady_state.ok"); has && !ok {
+			detail, _ := s.at(i, "steady_state.detail").(string)
+			if detail == "" {
+				detail = "the halves of its window differ"
+			}
+			s.warnings[i] = append(s.warnings[i], warning{Flag: "not steady", Detail: detail})
+		}
+		var checks []pointschema.Check
+		if raw, has := s.Rows[i]["checks"]; has {
+			checks = checksOf(raw)
+		} else {
+			checks = consistency.Point(s.Points[i])
+		}
+		for _, c := range checks {
+			if !c.OK {
+				s.warnings[i] = append(s.warnings[i], warning{Flag: c.Name, Detail: c.Detail})
+			}
+		}
+	}
+	seen := map[string]bool{}
+	for i, c := range consistency.Table(rows) {
+		if c.Name == "" || c.OK {
+			continue
+		}
+		w := warning{Flag: c.Name, Detail: c.Detail}
+		s.warnings[i] = append(s.warnings[i], w)
+		if !seen[c.Name+"\x00"+c.Detail] {
+			seen[c.Name+"\x00"+c.Detail] = true
+			s.tableFindings = append(s.tableFindings, w)
+		}
+	}
+}
+
+// checksOf reads a point's checks: [{name, ok, detail}]; anything else is none.
+func checksOf(raw any) []pointschema.Check {
+	list, _ := raw.([]any)
+	var out []pointschema.Check
+	for _, e := range list {
+		m, _ := e.(map[string]any)
+		name, _ := m["name"].(string)
+		ok, _ := m["ok"].(bool)
+		detail, _ := m["detail"].(string)
+		if name != "" {
+			out = append(out, pointschema.Check{Name: name, OK: ok, Detail: detail})
+		}
+	}
+	return out
+}
+
+// interval is the ci of a field at point i; NoInterval when it has none.
+func (s Sweep) interval(i int, field string) stats.Interval {
+	ci, _ := s.Points[i].Interval(field)
+	return ci
+}
+
+// level is the confidence the sweep's points state for their intervals (0 when none does).
+func (s Sweep) level() float64 {
+	for i := range s.Points {
+		if v, ok := s.Points[i].Field("confidence"); ok && v > 0 && len(s.Points[i].CI) > 0 {
+			return v
+		}
+	}
+	return 0
+}
+
+// hasIntervals reports whether any point has an interval.
+func (s Sweep) hasIntervals() bool {
+	for i := range s.Points {
+		if len(s.Points[i].CI) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// repeats is how many repeats each point averages: n when every point has the same n ≥ 2, 0
+// otherwise.
+func (s Sweep) repeats() int {
+	n := 0
+	for i := range s.Rows {
+		list, _ := s.Rows[i]["repeats"].([]any)
+		switch {
+		case len(list) < 2:
+			return 0
+		case n == 0:
+			n = len(list)
+		case n != len(list):
+			return 0
+		}
+	}
+	return n
 }
 
 // Closed reports a closed-loop sweep (every offered rate infinite), plotted against
