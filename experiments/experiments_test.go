@@ -125,7 +125,7 @@ func TestQuickstartKilledAndResumed(t *testing.T) {
 func TestQuickstartReplayWithEditedAnalysis(t *testing.T) {
 	whole := run(t, runtime.Options{PlanPath: "quickstart.star", Virtual: true})
 	src, _ := os.ReadFile("quickstart.star")
-	edited := strings.Replace(string(src), `real.speedup >= gpus - 1`, `real.speedup >= gpus + 1`, 1)
+	edited := strings.Replace(string(src), `expect(real.speedup, ">=", gpus - 1)`, `expect(real.speedup, ">=", gpus + 1)`, 1)
 	if edited == string(src) {
 		t.Fatal("the edit did not apply")
 	}

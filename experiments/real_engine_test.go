@@ -33,9 +33,11 @@ func ollamaOrSkip(t *testing.T) string {
 }
 
 // The real-engine plan on llama.cpp inside ollama, with a random-weight model of the real Llama-3
-// vocabulary: start, closed-loop ramp and long capacity run, open-loop knee search, stop. The knee's
-// bracket must contain the capacity the closed loop measured, the start-up log must give the
-// slots, and nothing the run started may outlive it.
+// vocabulary: start, closed-loop ramp and long capacity run, a short Poisson sweep, the capacity
+// search on Poisson arrivals, stop. The search's decided bracket must contain the capacity the
+// closed loop measured (R-1), 1 req/s must not be called saturated (R-2), the slots' batching
+// claim declared before the measurements must be supported at the run's confidence (R-3), the
+// start-up log must give the slots, and nothing the run started may outlive it.
 func TestRealEngine(t *testing.T) {
 	ollamaOrSkip(t)
 	tmp := t.TempDir()
@@ -60,8 +62,15 @@ func TestRealEngine(t *testing.T) {
 	if err := json.Unmarshal(data, &rep); err != nil {
 		t.Fatal(err)
 	}
-	if len(rep.Hypotheses) != 1 || rep.Hypotheses[0].Verdict != "supported" {
-		t.Errorf("R-1 (the knee's bracket contains the closed-loop capacity): %+v", rep.Hypotheses)
+	verdicts := map[string]string{}
+	for _, h := range rep.Hypotheses {
+		verdicts[h.ID] = h.Verdict
+		if h.Verdict != "supported" {
+			t.Errorf("%s: %s (%s)", h.ID, h.Verdict, h.Evidence)
+		}
+	}
+	if len(verdicts) != 3 {
+		t.Errorf("want hypotheses R-1, R-2 and R-3, got %+v", rep.Hypotheses)
 	}
 
 	m := runtimetest.Manifest(t, dir)
@@ -81,7 +90,7 @@ func TestRealEngine(t *testing.T) {
 	if !strings.Contains(string(journal), `"slots":4`) {
 		t.Errorf("the start step did not record 4 slots from the start-up log")
 	}
-	for _, sweep := range []string{"concurrency", "capacity", "ramp"} {
+	for _, sweep := range []string{"concurrency", "capacity", "four-point", "ramp"} {
 		var points []map[string]any
 		data, _ := os.ReadFile(filepath.Join(dir, "sweeps", sweep+".json"))
 		if err := json.Unmarshal(data, &points); err != nil || len(points) == 0 {
@@ -90,6 +99,9 @@ func TestRealEngine(t *testing.T) {
 		for _, p := range points {
 			if p["engine"] != "ollama" || p["failed"].(float64) != 0 {
 				t.Errorf("sweep %s point at %v: engine %v, failed %v, errors %v", sweep, p["request_rate"], p["engine"], p["failed"], p["errors"])
+			}
+			if ci, _ := p["ci"].(map[string]any); ci["request_throughput"] == nil || ci["median_ttft_ms"] == nil {
+				t.Errorf("sweep %s point at %v: no intervals (ci %v)", sweep, p["request_rate"], p["ci"])
 			}
 			if p["output_tokens_from_chunks"].(float64) != 0 {
 				t.Errorf("sweep %s: output tokens counted from chunks, not from usage", sweep)
