@@ -90,7 +90,7 @@ func TestRealEngine(t *testing.T) {
 	if !strings.Contains(string(journal), `"slots":4`) {
 		t.Errorf("the start step did not record 4 slots from the start-up log")
 	}
-	for _, sweep := range []string{"concurrency", "capacity", "four-point", "ramp"} {
+	for _, sweep := range []string{"concurrency", "capacity", "four-point", "ramp", "capacity-after"} {
 		var points []map[string]any
 		data, _ := os.ReadFile(filepath.Join(dir, "sweeps", sweep+".json"))
 		if err := json.Unmarshal(data, &points); err != nil || len(points) == 0 {

@@ -228,38 +228,3 @@ func (hs *Hypotheses) Add(h Hypothesis) error {
 
 // List returns the hypotheses in order of statement.
 func (hs *Hypotheses) List() []Hypothesis { return append([]Hypothesis(nil), hs.list...) }
-
-// VerdictTable renders hypotheses as a markdown table (ID, hypothesis,
-// verdict, evidence) with pipes and line breaks escaped so a cell never
-// breaks the table. It returns "" for no hypotheses.
-func VerdictTable(hs []Hypothesis) string {
-	if len(hs) == 0 {
-		return ""
-	}
-	var b strings.Builder
-	b.WriteString("| ID | Hypothesis | Verdict | Evidence |\n|----|------------|---------|----------|\n")
-	for _, h := range hs {
-		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", cell(h.ID), cell(h.Statement), verdictCell(h.Verdict), cell(h.Evidence))
-	}
-	return b.String()
-}
-
-func verdictCell(v Verdict) string {
-	switch v {
-	case Supported:
-		return "✅ supported"
-	case Refuted:
-		return "❌ refuted"
-	case Inconclusive:
-		return "❔ inconclusive"
-	}
-	return "❔ undecided"
-}
-
-func cell(s string) string {
-	s = strings.ReplaceAll(s, "\\", "\\\\")
-	s = strings.ReplaceAll(s, "|", "\\|")
-	s = strings.ReplaceAll(s, "\r\n", "<br>")
-	s = strings.ReplaceAll(s, "\n", "<br>")
-	return s
-}

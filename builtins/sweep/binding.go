@@ -46,9 +46,10 @@ repeats = N measures every load N times: N rounds, each visiting every load once
 drawn from the seed, so drift over the run (a warming GPU, filling caches) falls on all loads
 alike instead of posing as an effect of the load. Each (load, repeat) is a journaled step of its
 own (--resume skips measured repeats), and its requests carry "repeat" in the requests file. The
-result still has one point per load, in the order given: counts (completed, failed, incomplete, errors, total_*_tokens, client sent and
-dropped, preemptions, GPU energy) are sums over the repeats; throughputs, latencies, delivered,
-duration and power are means (maxima are maxima); ci is the Student t interval across the
+result still has one point per load, in the order given: counts (completed, failed, incomplete,
+errors, total_*_tokens, client sent and dropped, preemptions, GPU energy) and duration are sums
+over the repeats; throughputs, latencies, delivered and power are means (maxima are maxima); ci
+is the Student t interval across the
 repeats, which also holds the drift and server state a single window cannot see. stopped_early
 if any repeat stopped early; steady_state is ok only if every repeat's is; checks name their
 repeat; repeats holds each repeat's own point.`,

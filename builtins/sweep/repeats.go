@@ -105,12 +105,12 @@ func (c *Config) repeatOptions(repeat int) Options {
 //
 //   - counts are sums, so that ratios of counts (tokens per request) stay right: every int
 //     field but max_concurrency, errors by reason, server_metrics.preemptions and GPU energy
-//     (joules_per_output_token is then the pooled energy over the pooled tokens);
+//     (joules_per_output_token is then the pooled energy over the pooled tokens); duration is
+//     the sum of the windows too, so completed / duration is the pooled rate;
 //   - maxima (max_*, send_lag_max_ms) are the largest of the repeats';
-//   - every other number (throughputs, latencies, delivered, the window's duration, send
-//     rates, power, utilisation) is the mean of the repeats that have it (null in a repeat is
-//     left out), so the point reads like a single repeat (completed / duration is then N times
-//     a repeat's rate: read request_throughput);
+//   - every other number (throughputs, latencies, delivered, send rates, power, utilisation)
+//     is the mean of the repeats that have it (null in a repeat is left out), so the point
+//     reads like a single repeat;
 //   - ci: with two or more repeats, the Student t interval of each figure's mean across them
 //     (stats.MeanInterval at the point's confidence), which also holds the drift and server
 //     state that differ between repeats and that one window's own interval cannot see; with one
@@ -130,6 +130,10 @@ func aggregateRepeats(reps []Point, level float64) Point {
 		level = float64(reps[0].Confidence)
 	}
 	p.Confidence = Float(level)
+	p.Duration = 0
+	for _, r := range reps {
+		p.Duration += r.Duration
+	}
 	p.Repeat = 0
 	p.Repeats = append([]Point(nil), reps...)
 	p.GPU = combineGPU(reps)

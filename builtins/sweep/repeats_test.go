@@ -204,6 +204,9 @@ func TestAggregateRepeats(t *testing.T) {
 	if a.Completed != 3*11 || a.Failed != 3 || a.Errors["timeout"] != 3 || a.ServerMetrics.Samples != 30 {
 		t.Errorf("counts are not summed: completed %d failed %d errors %v samples %d", a.Completed, a.Failed, a.Errors, a.ServerMetrics.Samples)
 	}
+	if want := reps[0].Duration + reps[1].Duration + reps[2].Duration; a.Duration != want {
+		t.Errorf("duration %v, want the windows' sum %v (completed / duration is the pooled rate)", a.Duration, want)
+	}
 	if a.MaxConcurrency != 0 || a.RequestRate != 4 || a.Arrival != "poisson" || a.Confidence != 0.9 {
 		t.Errorf("identity fields changed: %+v", a)
 	}
