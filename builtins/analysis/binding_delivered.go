@@ -54,12 +54,17 @@ func pointArg(v starlark.Value) (LoadPoint, error) {
 	return pts[0], nil
 }
 
-func deliveredFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+// unpackPoint reads the one argument of delivered() and saturation().
+func unpackPoint(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (LoadPoint, error) {
 	var v starlark.Value
 	if err := runtime.UnpackArgs(thread, b, args, kwargs, "point", &v); err != nil {
-		return nil, err
+		return LoadPoint{}, err
 	}
-	p, err := pointArg(v)
+	return pointArg(v)
+}
+
+func deliveredFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	p, err := unpackPoint(thread, b, args, kwargs)
 	if err != nil {
 		return nil, err
 	}
@@ -73,11 +78,7 @@ func deliveredFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 }
 
 func saturationFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	var v starlark.Value
-	if err := runtime.UnpackArgs(thread, b, args, kwargs, "point", &v); err != nil {
-		return nil, err
-	}
-	p, err := pointArg(v)
+	p, err := unpackPoint(thread, b, args, kwargs)
 	if err != nil {
 		return nil, err
 	}

@@ -64,13 +64,8 @@ func (c *Config) runRepeats(ctx context.Context, runPoint pointFunc, specs []Poi
 		p.Repeat = v.repeat
 		reps[v.load] = append(reps[v.load], p)
 		publish()
-		if c.Writer != nil {
-			if werr := c.Writer.WritePoints(res.Points); werr != nil {
-				return res, werr
-			}
-			if werr := c.Writer.Flush(); werr != nil {
-				return res, werr
-			}
+		if werr := c.persist(res.Points); werr != nil {
+			return res, werr
 		}
 		if err != nil {
 			return res, err

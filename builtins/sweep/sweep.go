@@ -93,13 +93,8 @@ func (c *Config) run(ctx context.Context, runPoint pointFunc) (*Result, error) {
 			return res, err
 		}
 		res.Points = append(res.Points, p)
-		if c.Writer != nil {
-			if werr := c.Writer.WritePoints(res.Points); werr != nil {
-				return res, werr
-			}
-			if werr := c.Writer.Flush(); werr != nil {
-				return res, werr
-			}
+		if werr := c.persist(res.Points); werr != nil {
+			return res, werr
 		}
 		if err != nil {
 			return res, err
@@ -109,4 +104,16 @@ func (c *Config) run(ctx context.Context, runPoint pointFunc) (*Result, error) {
 			Float64("median_ttft_ms", float64(p.MedianTTFTMs)).Bool("stopped_early", p.StoppedEarly).Msg("sweep: point done")
 	}
 	return res, nil
+}
+
+// persist writes the points so far and flushes the requests file, so that a killed run keeps
+// everything it measured.
+func (c *Config) persist(points []Point) error {
+	if c.Writer == nil {
+		return nil
+	}
+	if err := c.Writer.WritePoints(points); err != nil {
+		return err
+	}
+	return c.Writer.Flush()
 }
