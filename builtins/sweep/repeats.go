@@ -340,29 +340,9 @@ func combine(dst reflect.Value, srcs []reflect.Value, name string) {
 	case reflect.Float32, reflect.Float64:
 		dst.SetFloat(combineFloats(have, opOf(name, t.Kind())))
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		op := opOf(name, t.Kind())
-		x := have[0].Int()
-		for _, s := range have[1:] {
-			switch op {
-			case opSum:
-				x += s.Int()
-			case opMax:
-				x = max(x, s.Int())
-			}
-		}
-		dst.SetInt(x)
+		dst.SetInt(foldInts(have, reflect.Value.Int, opOf(name, t.Kind())))
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		op := opOf(name, t.Kind())
-		x := have[0].Uint()
-		for _, s := range have[1:] {
-			switch op {
-			case opSum:
-				x += s.Uint()
-			case opMax:
-				x = max(x, s.Uint())
-			}
-		}
-		dst.SetUint(x)
+		dst.SetUint(foldInts(have, reflect.Value.Uint, opOf(name, t.Kind())))
 	case reflect.Bool:
 		for _, s := range have {
 			if s.Bool() {
@@ -502,4 +482,18 @@ func combineStrings(have []reflect.Value, at []int) string {
 		}
 	}
 	return strings.Join(parts, "; ")
+}
+
+// foldInts sums the repeats' counts, or takes their largest where op says so.
+func foldInts[T int64 | uint64](have []reflect.Value, get func(reflect.Value) T, op combineOp) T {
+	x := get(have[0])
+	for _, v := range have[1:] {
+		switch op {
+		case opSum:
+			x += get(v)
+		case opMax:
+			x = max(x, get(v))
+		}
+	}
+	return x
 }
