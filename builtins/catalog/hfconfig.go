@@ -181,10 +181,13 @@ func ParseHFConfig(data []byte, name string) (Model, error) {
 	return m, nil
 }
 
-// ResolveModel accepts a catalog name, a Hugging Face repo id, or a path to a config.json (or a
-// directory holding one): a path that exists wins.
+// ResolveModel accepts a catalog name, a Hugging Face repo id, a path to a config.json (or a
+// directory holding one) or to a GGUF file: a path that exists wins.
 func ResolveModel(nameOrPath string) (Model, error) {
-	if _, err := os.Stat(nameOrPath); err == nil {
+	if st, err := os.Stat(nameOrPath); err == nil {
+		if !st.IsDir() && strings.EqualFold(filepath.Ext(nameOrPath), ".gguf") {
+			return LoadGGUF(nameOrPath)
+		}
 		return LoadHFConfig(nameOrPath)
 	}
 	return LookupModel(nameOrPath)

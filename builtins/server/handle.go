@@ -26,6 +26,8 @@ type Info struct {
 	KVCache        *KVCache       `json:"kv_cache"`
 	Command        []string       `json:"command,omitempty"`
 	Virtual        bool           `json:"virtual,omitempty"`
+	// Calibration names the calibration a twin runs on (calibrations/NAME.json), "" otherwise.
+	Calibration string `json:"calibration,omitempty"`
 }
 
 // Handle is one server of a plan. Its process may not be running: after --resume the start is

@@ -44,6 +44,9 @@ type Config struct {
 	Cost CostModel
 	// Faults injects failures (zero value: none).
 	Faults Faults
+	// Calibration, when set, makes the simulator a fitted real server's twin (see Calibration.Apply):
+	// its step time replaces the roofline and its limits fill what is not set here.
+	Calibration *Calibration
 }
 
 // Resolved is a Config with every default applied and the memory profile computed: what the
@@ -78,6 +81,12 @@ func defaultLimits(g catalog.GPU) (seqs, tokens int) {
 // Resolve applies defaults, looks the model and GPU up and runs the memory profile. Its errors
 // are those vLLM would fail to start with (unknown model, out of memory, max_model_len too long).
 func Resolve(c Config) (*Resolved, error) {
+	if c.Calibration != nil {
+		if err := c.Calibration.Validate(); err != nil {
+			return nil, fmt.Errorf("sim: calibration %s: %v", c.Calibration.Name, err)
+		}
+		c.Calibration.Apply(&c)
+	}
 	r := &Resolved{Config: c}
 	var err error
 	if c.ModelSpec.Layers > 0 {

@@ -138,6 +138,10 @@ func (r *replica) schedule() (batchShape, bool) {
 	for _, q := range r.inStep {
 		b.seqs++
 		b.tokens += q.scheduled
+		if q.scheduled == 1 && q.computed+1 == q.seqLen() && q.generated > 0 {
+			b.decodes++
+			b.decodeCtx += q.computed + 1
+		}
 		b.ctxTokens += q.computed + q.scheduled
 		b.attnFLOPs += r.cfg.attnFLOPs(q.scheduled, q.computed)
 	}

@@ -152,6 +152,14 @@ func (s *WallServer) serveCompletion(w http.ResponseWriter, r *http.Request, cha
 		apiError(w, 400, "BadRequestError", fmt.Sprintf("max_tokens must be at least 1, got %d.", vr.MaxTokens))
 		return
 	}
+	if d := s.requestOverhead(); d > 0 {
+		// A calibrated twin's HTTP and tokenisation time, spent before the scheduler sees it.
+		select {
+		case <-time.After(d):
+		case <-r.Context().Done():
+			return
+		}
+	}
 	st, err := s.Submit(vr)
 	var re *RequestError
 	switch {

@@ -119,6 +119,10 @@ func ParseServeArgs(args []string) (ServeOptions, error) {
 			}
 		case "sim-gpu":
 			str(&c.GPU)
+		case "calibration", "sim-calibration":
+			if err = need(); err == nil {
+				c.Calibration, err = LoadCalibration(val)
+			}
 		case "sim-startup-delay":
 			dur(&o.StartupDelay)
 		case "sim-balancer":

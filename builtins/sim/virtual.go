@@ -46,6 +46,8 @@ func (s *VirtualServer) Submit(at time.Duration, req virtual.Request, ev virtual
 	if at < s.now {
 		at = s.now
 	}
+	// A calibrated twin's HTTP and tokenisation time, spent before the scheduler sees it.
+	at += s.core.cfg.requestOverhead()
 	s.push(at, func() { s.arrive(at, req, ev) })
 }
 

@@ -198,3 +198,6 @@ func (s *WallServer) Stats() virtual.Stats {
 	defer s.mu.Unlock()
 	return s.core.stats()
 }
+
+// requestOverhead is the calibrated latency before a request reaches the scheduler.
+func (s *WallServer) requestOverhead() time.Duration { return s.core.cfg.requestOverhead() }

@@ -109,7 +109,11 @@ func sweepBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tu
 		defer w.Close()
 		c.Writer = w
 	}
+	plans := map[int]PointPlan{}
 	measure := func(ctx context.Context, o Options, s PointSpec) (Point, error) {
+		if _, seen := plans[s.Index]; !seen {
+			plans[s.Index] = PointPlan{Options: o, Spec: s}
+		}
 		var measured Point
 		var ran bool
 		p, err := runtime.KeyedStep(thread, b.Name(), fmt.Sprintf("%s, point=%d:%s", o.Key, s.Index, s), func(ctx context.Context) (Point, error) {
@@ -126,6 +130,9 @@ func sweepBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tu
 	res, err := RunWith(r.Ctx, c, measure)
 	if res != nil {
 		rec.points = res.Points
+		for i := len(rec.plans); i < len(res.Points); i++ {
+			rec.plans = append(rec.plans, plans[i])
+		}
 		// A decision rule given a point's figure finds its interval.
 		NotePointEstimates(r, a.name, res.Points)
 	}
@@ -141,7 +148,28 @@ func sweepBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tu
 		}
 		return nil, fmt.Errorf("%s: %w (the points measured so far are in sweeps/%s.json)", a.name, err, a.name)
 	}
-	return resultValue(a.name, res.Points, a.serverValue), nil
+	return resultValue(a.name, res.Points, a.serverValue).WithState(&ResultState{Server: a.server, Points: res.Points,
+		Plans: append([]PointPlan(nil), rec.plans...)}), nil
+}
+
+// PointPlan is how a point was measured: its options (dataset, seed and key included, so the same
+// requests can be sent again, e.g. to a calibrated twin) and its load.
+type PointPlan struct {
+	Options Options
+	Spec    PointSpec
+}
+
+// ResultState is the Go side of a SweepResult, for builtins that take one back (calibrate).
+// Plans[i] is the plan of Points[i].
+type ResultState struct {
+	Server *server.Handle
+	Points []Point
+	Plans  []PointPlan
+}
+
+// ResultStateOf returns the state behind a SweepResult value.
+func ResultStateOf(v starlark.Value) (*ResultState, bool) {
+	return runtime.StateOf[*ResultState](v, "SweepResult")
 }
 
 // measurePoint runs one point for real: in virtual time against a fresh simulator, or over HTTP.
@@ -157,7 +185,8 @@ func measurePoint(ctx context.Context, r *runtime.Run, a *sweepArgs, o Options, 
 		}
 		p, err := RunVirtualPoint(ctx, vs, o, s)
 		// The simulator stands in for the engine the plan asked for (pointschema.Point.Engine).
-		p.Engine, p.EngineVersion = h.Info().Backend, "simulated"
+		info := h.Info()
+		p.Engine, p.EngineVersion, p.Server, p.Calibration = info.Backend, "simulated", info.Name, info.Calibration
 		return p, err
 	}
 	url, err := h.Ensure(ctx)
@@ -170,7 +199,7 @@ func measurePoint(ctx context.Context, r *runtime.Run, a *sweepArgs, o Options, 
 	info := h.Info()
 	p, err := RunPoint(ctx, Target{URL: url, Model: info.Model, Endpoint: a.endpoint, MetricsMemo: a.metrics,
 		Series: metricSeries(info.Backend)}, o, s)
-	p.Engine, p.EngineVersion = info.Backend, info.EngineVersion
+	p.Engine, p.EngineVersion, p.Server, p.Calibration = info.Backend, info.EngineVersion, info.Name, info.Calibration
 	if err != nil {
 		return p, err
 	}
@@ -276,6 +305,7 @@ type namedSweep struct {
 	name      string
 	serverKey string
 	points    []Point
+	plans     []PointPlan // how each point was measured
 	// metrics remembers across the sweep's points (and its later calls) that the server has no
 	// /metrics, so that only its first point probes.
 	metrics MetricsMemo

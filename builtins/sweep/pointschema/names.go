@@ -6,6 +6,8 @@ package pointschema
 const (
 	Engine                 = "engine"
 	EngineVersion          = "engine_version"
+	Server                 = "server"
+	Calibration            = "calibration"
 	RequestRate            = "request_rate"
 	MaxConcurrency         = "max_concurrency"
 	Completed              = "completed"

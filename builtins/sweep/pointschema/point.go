@@ -19,6 +19,10 @@ type Point struct {
 	// is "simulated".
 	Engine        string `json:"engine"`
 	EngineVersion string `json:"engine_version"`
+	// Server is the name of the server measured; Calibration, for a calibrated twin, the name of
+	// its calibration (calibrations/NAME.json names the real server it mirrors).
+	Server      string `json:"server"`
+	Calibration string `json:"calibration,omitempty"`
 
 	RequestRate Float `json:"request_rate"` // offered rate; inf for a closed loop
 	// MaxConcurrency bounds in-flight requests; 0 = unbounded. For a closed loop it is the number

@@ -19,7 +19,7 @@ import (
 // expect: renaming a tag, or changing a field's type, fails here.
 func TestNamesAreInTheSchema(t *testing.T) {
 	want := map[string]ps.Kind{
-		ps.Engine: ps.KindString, ps.EngineVersion: ps.KindString,
+		ps.Engine: ps.KindString, ps.EngineVersion: ps.KindString, ps.Server: ps.KindString, ps.Calibration: ps.KindString,
 		ps.RequestRate: ps.KindFloat, ps.MaxConcurrency: ps.KindInt, ps.Completed: ps.KindInt, ps.Failed: ps.KindInt,
 		ps.Errors: ps.KindMap, ps.Incomplete: ps.KindInt, ps.TotalOutputTokens: ps.KindInt,
 		ps.OutputTokensFromChunks: ps.KindInt, ps.RequestThroughput: ps.KindFloat, ps.OutputThroughput: ps.KindFloat,
