@@ -18,7 +18,7 @@ type Calibration struct {
 	Model  string `json:"model"`
 	GPU    string `json:"gpu,omitempty"`
 	// Confidence is the level of CI.
-	Confidence float64 `json:"confidence"`
+	Confidence float64    `json:"confidence"`
 	Step       LinearCost `json:"step"`
 	// StdErr and CI hold each fitted parameter's standard error and interval (LinearParams
 	// names). A parameter the measurements cannot separate from the others has neither, and is
