@@ -6,5 +6,6 @@ import (
 	_ "starlab/builtins/report"
 	_ "starlab/builtins/server"
 	_ "starlab/builtins/sweep"
+	_ "starlab/builtins/twin"
 	_ "starlab/runtime"
 )

@@ -186,3 +186,6 @@ func floatList(vs []float64) *starlark.List {
 func mkStruct(fields starlark.StringDict) *starlarkstruct.Struct {
 	return starlarkstruct.FromStringDict(starlarkstruct.Default, fields)
 }
+
+// ToGo is toGo for other bindings that read point dicts (calibrate).
+func ToGo(v starlark.Value) any { return toGo(v) }

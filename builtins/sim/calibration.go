@@ -58,8 +58,10 @@ type FitQuality struct {
 	Parameters   int      `json:"parameters"`
 	Iterations   int      `json:"iterations"`
 	Unidentified []string `json:"unidentified,omitempty"`
-	// Fixed lists parameters held at a given value (not fitted).
+	// Fixed lists parameters held at a given value (not fitted); AtZero those the fit set to 0,
+	// the boundary, because the measurements fit better without them.
 	Fixed  []string   `json:"fixed,omitempty"`
+	AtZero []string   `json:"at_zero,omitempty"`
 	Points []FitPoint `json:"points"`
 }
 
