@@ -25,8 +25,11 @@ type CostModel struct {
 }
 
 // LinearCost is the calibrated step-time model: a step costs Fixed, plus PerPrefillToken for every
-// prompt token it computes, PerDecodeSeq for every sequence it decodes one token of, and
-// PerContextToken for every KV token those sequences attend to. Times are in milliseconds, as
+// prompt token it computes and PerPrefillSeq for every sequence whose prompt (or a chunk of it)
+// it computes, PerDecodeSeq for every sequence it decodes one token of, and PerContextToken for
+// every KV token those sequences attend to. A prompt's per-sequence cost is what does not grow
+// with its length: setting up its sampling, and the logits of its last token, which on a small
+// model with a large vocabulary outweigh the prompt itself. Times are in milliseconds, as
 // floats: a context token costs nanoseconds. RequestOverhead is latency a request spends before
 // it reaches the scheduler (HTTP, tokenisation), which occupies no engine time.
 //
@@ -36,6 +39,7 @@ type CostModel struct {
 type LinearCost struct {
 	FixedMs           float64 `json:"fixed_ms"`
 	PerPrefillTokenMs float64 `json:"per_prefill_token_ms"`
+	PerPrefillSeqMs   float64 `json:"per_prefill_seq_ms"`
 	PerDecodeSeqMs    float64 `json:"per_decode_seq_ms"`
 	PerContextTokenMs float64 `json:"per_context_token_ms"`
 	RequestOverheadMs float64 `json:"request_overhead_ms"`
@@ -45,16 +49,16 @@ type LinearCost struct {
 }
 
 // LinearParams names LinearCost's fitted parameters in the order Values returns them.
-var LinearParams = []string{"fixed_ms", "per_prefill_token_ms", "per_decode_seq_ms", "per_context_token_ms", "request_overhead_ms"}
+var LinearParams = []string{"fixed_ms", "per_prefill_token_ms", "per_prefill_seq_ms", "per_decode_seq_ms", "per_context_token_ms", "request_overhead_ms"}
 
 // Values is the fitted parameters in LinearParams order.
 func (l LinearCost) Values() []float64 {
-	return []float64{l.FixedMs, l.PerPrefillTokenMs, l.PerDecodeSeqMs, l.PerContextTokenMs, l.RequestOverheadMs}
+	return []float64{l.FixedMs, l.PerPrefillTokenMs, l.PerPrefillSeqMs, l.PerDecodeSeqMs, l.PerContextTokenMs, l.RequestOverheadMs}
 }
 
 // WithValues is l with its fitted parameters replaced (LinearParams order).
 func (l LinearCost) WithValues(v []float64) LinearCost {
-	l.FixedMs, l.PerPrefillTokenMs, l.PerDecodeSeqMs, l.PerContextTokenMs, l.RequestOverheadMs = v[0], v[1], v[2], v[3], v[4]
+	l.FixedMs, l.PerPrefillTokenMs, l.PerPrefillSeqMs, l.PerDecodeSeqMs, l.PerContextTokenMs, l.RequestOverheadMs = v[0], v[1], v[2], v[3], v[4], v[5]
 	return l
 }
 
@@ -65,8 +69,8 @@ func (l LinearCost) Validate() error {
 			return fmt.Errorf("%s must be a finite number >= 0, got %v", LinearParams[i], v)
 		}
 	}
-	if l.FixedMs+l.PerDecodeSeqMs+l.PerPrefillTokenMs <= 0 {
-		return fmt.Errorf("a step must cost something: fixed_ms, per_decode_seq_ms and per_prefill_token_ms are all 0")
+	if l.FixedMs+l.PerDecodeSeqMs+l.PerPrefillTokenMs+l.PerPrefillSeqMs <= 0 {
+		return fmt.Errorf("a step must cost something: fixed_ms, per_decode_seq_ms and the prefill costs are all 0")
 	}
 	if l.WeightShare < 0 || l.WeightShare > 1 {
 		return fmt.Errorf("weight_share must be in [0, 1], got %v", l.WeightShare)
@@ -152,7 +156,7 @@ func (r *Resolved) linearStepTime(l LinearCost, b batchShape) (time.Duration, fl
 	}
 	prefill := float64(b.tokens - b.decodes)
 	fixed := l.FixedMs * (1 - l.WeightShare + l.WeightShare*scale)
-	prompt := prefill * l.PerPrefillTokenMs * scale
+	prompt := prefill*l.PerPrefillTokenMs*scale + float64(b.seqs-b.decodes)*l.PerPrefillSeqMs
 	ms := fixed + prompt + float64(b.decodes)*l.PerDecodeSeqMs + float64(b.decodeCtx)*l.PerContextTokenMs*scale
 	if r.TensorParallel > max(l.CalibratedTP, 1) {
 		ms += r.allReduceTime(b) * 1e3

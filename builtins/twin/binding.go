@@ -1,6 +1,7 @@
 package twin
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -227,11 +228,13 @@ func calibrationPoints(r *runtime.Run, v starlark.Value) ([]Point, *server.Handl
 			}
 			srv = st.Server
 			name := sweepName(item)
+			reqs := readRequests(filepath.Join(r.Dir, "sweeps", name+".requests.jsonl"))
 			for j, p := range st.Points {
 				if j >= len(st.Plans) || st.Plans[j].Options.Dataset == nil {
 					return nil, nil, paramerr.New("points_or_sweep", "sweep %s point %d: how it was measured is unknown", name, j)
 				}
-				pts = append(pts, Point{Sweep: name, Index: j, Options: st.Plans[j].Options, Spec: st.Plans[j].Spec, Measured: p})
+				pts = append(pts, Point{Sweep: name, Index: j, Options: st.Plans[j].Options, Spec: st.Plans[j].Spec, Measured: p,
+					Requests: reqs[j]})
 			}
 			continue
 		}
@@ -243,12 +246,63 @@ func calibrationPoints(r *runtime.Run, v starlark.Value) ([]Point, *server.Handl
 		if err != nil {
 			return nil, nil, paramerr.New("points_or_sweep", "element %d: %v", i, err)
 		}
+		// A sweep's point names its server: the calibration takes that server's limits.
+		if h := serverNamed(r, p.Measured.Server); h != nil {
+			if srv != nil && h != srv {
+				return nil, nil, paramerr.New("points_or_sweep", "the points measured different servers (%s and %s): a calibration is of one server", srv.Name(), h.Name())
+			}
+			srv = h
+		}
 		pts = append(pts, p)
 	}
 	if len(pts) == 0 {
 		return nil, nil, paramerr.New("points_or_sweep", "no points to fit")
 	}
 	return pts, srv, nil
+}
+
+// readRequests reads a sweep's requests file into each point's successful measured requests
+// (first repeat only: the plan replayed is the first repeat's). A missing or unreadable file gives
+// none: the fit then uses the points' means.
+func readRequests(path string) map[int][]Request {
+	out := map[int][]Request{}
+	f, err := os.Open(path)
+	if err != nil {
+		return out
+	}
+	defer f.Close()
+	dec := json.NewDecoder(bufio.NewReader(f))
+	for {
+		var row struct {
+			Point       int      `json:"point"`
+			Repeat      int      `json:"repeat"`
+			Warmup      bool     `json:"warmup"`
+			TTFT        *float64 `json:"ttft_ms"`
+			InputTokens int      `json:"input_tokens"`
+			Error       string   `json:"error"`
+			Incomplete  bool     `json:"incomplete"`
+		}
+		if err := dec.Decode(&row); err != nil {
+			return out
+		}
+		if row.Warmup || row.Repeat != 0 || row.Error != "" || row.Incomplete || row.TTFT == nil {
+			continue
+		}
+		out[row.Point] = append(out[row.Point], Request{InputTokens: row.InputTokens, TTFTMs: *row.TTFT})
+	}
+}
+
+// serverNamed is the plan's server of that name, or nil.
+func serverNamed(r *runtime.Run, name string) *server.Handle {
+	if name == "" {
+		return nil
+	}
+	for _, h := range server.ManagerFor(r).Handles() {
+		if h.Name() == name {
+			return h
+		}
+	}
+	return nil
 }
 
 func sweepName(v starlark.Value) string {

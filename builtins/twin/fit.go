@@ -24,6 +24,47 @@ var Metrics = []string{"mean_ttft_ms", "mean_tpot_ms", "mean_e2el_ms"}
 // shown are the figures the fit's points report: the fitted ones and throughput.
 var shown = append([]string{"request_throughput"}, Metrics...)
 
+// With the requests of a point known, its mean TTFT is fitted as two figures: the mean over the
+// requests with the shorter half of the prompts, and over the longer half. Their difference is
+// what a prompt token costs; what they share is the step and the request overhead. The means
+// alone cannot tell those apart, and they predict different things: overhead leaves a slot idle,
+// prompt work stalls the other sequences' decodes.
+const (
+	ttftShort = "ttft_short_prompts_ms"
+	ttftLong  = "ttft_long_prompts_ms"
+)
+
+// Request is one measured request: its prompt length and time to first token.
+type Request struct {
+	InputTokens int
+	TTFTMs      float64
+}
+
+// outcome is a point's figures: the point and, when known, its requests.
+type outcome struct {
+	point sweep.Point
+	reqs  []Request
+}
+
+// figure is a named figure of the outcome; split is the prompt length that divides short from long.
+func (o outcome) figure(name string, split int) float64 {
+	if name != ttftShort && name != ttftLong {
+		return metricOf(o.point, name)
+	}
+	var sum float64
+	n := 0
+	for _, r := range o.reqs {
+		if (r.InputTokens <= split) == (name == ttftShort) {
+			sum += r.TTFTMs
+			n++
+		}
+	}
+	if n == 0 {
+		return math.NaN()
+	}
+	return sum / float64(n)
+}
+
 // Point is one measured load point to fit: the point and how it was measured. Replaying the same
 // options (seed, key and dataset included) sends the twin exactly the requests the server got.
 type Point struct {
@@ -32,6 +73,9 @@ type Point struct {
 	Options  sweep.Options
 	Spec     sweep.PointSpec
 	Measured sweep.Point
+	// Requests are the successful requests of the measured window, when known (a SweepResult's
+	// requests file); nil fits the point's mean TTFT instead of its two halves.
+	Requests []Request
 }
 
 // Problem is a calibration to fit.
@@ -70,6 +114,7 @@ type observation struct {
 	metric string
 	value  float64 // measured
 	sigma  float64 // relative standard error (log scale)
+	split  int     // prompt length dividing the TTFT halves
 }
 
 // Fit finds the step-time parameters whose twin best reproduces the measured points: weighted
@@ -165,7 +210,7 @@ func Fit(ctx context.Context, p Problem) (*Result, error) {
 	res.Fit.AtZero = atZero
 	res.Fit.Observations, res.Fit.Parameters, res.Fit.Iterations = n, k, iters
 	res.Fit.R2, res.Fit.RMSEPct, res.Fit.MAPEPct = quality(obs, preds)
-	res.Fit.Points = fitPoints(p, preds)
+	res.Fit.Points = fitPoints(p, obs, preds)
 	res.Range = loadRange(p)
 	return res, nil
 }
@@ -174,7 +219,7 @@ func Fit(ctx context.Context, p Problem) (*Result, error) {
 type fitRun struct {
 	f     *fitter
 	u, r  []float64
-	preds []sweep.Point
+	preds []outcome
 	cost  float64
 	iters int
 }
@@ -262,7 +307,14 @@ func observations(p Problem) ([]observation, error) {
 		if m.Completed < 2 {
 			return nil, fmt.Errorf("point %d of %s (%s) completed %d requests: too few to fit", pt.Index, pt.Sweep, pt.Spec, m.Completed)
 		}
+		halves, split := ttftHalves(pt.Requests)
 		for _, name := range Metrics {
+			if name == "mean_ttft_ms" && halves != nil {
+				for _, h := range halves {
+					obs = append(obs, observation{point: i, metric: h.name, value: h.mean, sigma: math.Max(p.MinRelativeError, h.rse), split: split})
+				}
+				continue
+			}
 			v := metricOf(m, name)
 			if !(v > 0) || math.IsInf(v, 0) {
 				continue // e.g. TPOT of one-token outputs
@@ -278,9 +330,46 @@ func observations(p Problem) ([]observation, error) {
 		}
 	}
 	if len(obs) == 0 {
-		return nil, fmt.Errorf("the points have no throughput or latency to fit")
+		return nil, fmt.Errorf("the points have no latency to fit")
 	}
 	return obs, nil
+}
+
+type half struct {
+	name      string
+	mean, rse float64
+}
+
+// ttftHalves splits requests at the median prompt length into the mean TTFT of each side, with
+// its relative standard error; nil when the prompts do not vary or there are too few requests.
+func ttftHalves(reqs []Request) ([]half, int) {
+	if len(reqs) < 20 {
+		return nil, 0
+	}
+	lens := make([]int, len(reqs))
+	for i, r := range reqs {
+		lens[i] = r.InputTokens
+	}
+	sort.Ints(lens)
+	split := lens[(len(lens)-1)/2]
+	var out []half
+	for _, name := range []string{ttftShort, ttftLong} {
+		var xs []float64
+		for _, r := range reqs {
+			if (r.InputTokens <= split) == (name == ttftShort) {
+				xs = append(xs, r.TTFTMs)
+			}
+		}
+		if len(xs) < 5 {
+			return nil, 0
+		}
+		mean, sd := stats.MeanSD(xs)
+		if !(mean > 0) {
+			return nil, 0
+		}
+		out = append(out, half{name: name, mean: mean, rse: sd / math.Sqrt(float64(len(xs))) / mean})
+	}
+	return out, split
 }
 
 func metricOf(p sweep.Point, name string) float64 {
@@ -330,8 +419,22 @@ func initialGuess(p Problem) []float64 {
 		ttft = 2 * tpot
 	}
 	prefill := math.Max(0.5*(ttft-icept), 0.1*ttft) / math.Max(in, 1)
+	overhead := 0.1 * ttft
+	if len(light.Requests) >= 20 {
+		// TTFT against prompt length: the slope is a prompt token, the rest overhead and a step.
+		xs, ys := make([]float64, len(light.Requests)), make([]float64, len(light.Requests))
+		for i, r := range light.Requests {
+			xs[i], ys[i] = float64(r.InputTokens), r.TTFTMs
+		}
+		if s, _ := linearFit(xs, ys); s > 0 {
+			prefill = s
+		} else {
+			prefill = 0.01 * ttft / math.Max(in, 1)
+		}
+		overhead = math.Max(ttft-icept-prefill*in, 0.1*ttft)
+	}
 	ctx := 0.02 * slope / math.Max(in+out/2, 1)
-	return []float64{icept, prefill, slope, ctx, 0.1 * ttft}
+	return []float64{icept, prefill, slope, slope, ctx, overhead}
 }
 
 // inFlight is the requests a point kept at the engine: the closed loop's concurrency or, open
@@ -406,7 +509,19 @@ func (f *fitter) clamp(u []float64) {
 
 // Predict replays every point of p on a twin with step cost step and returns the twin's points.
 func Predict(ctx context.Context, p Problem, step sim.LinearCost) ([]sweep.Point, error) {
-	out := make([]sweep.Point, len(p.Points))
+	outs, err := predict(ctx, p, step)
+	if err != nil {
+		return nil, err
+	}
+	pts := make([]sweep.Point, len(outs))
+	for i, o := range outs {
+		pts[i] = o.point
+	}
+	return pts, nil
+}
+
+func predict(ctx context.Context, p Problem, step sim.LinearCost) ([]outcome, error) {
+	out := make([]outcome, len(p.Points))
 	for i, pt := range p.Points {
 		cfg := p.Base
 		cfg.Calibration = &sim.Calibration{Step: step, Limits: p.Limits}
@@ -417,25 +532,35 @@ func Predict(ctx context.Context, p Problem, step sim.LinearCost) ([]sweep.Point
 		o := pt.Options
 		o.Logger = zerolog.Nop()
 		o.Progress = sweep.ProgressOptions{Disable: true}
-		o.GPU, o.OnRecord = nil, nil
+		o.GPU = nil
+		var reqs []Request
+		if pt.Requests != nil {
+			o.OnRecord = func(_ sweep.PointSpec, r *sweep.RequestRecord) {
+				if !r.Warmup && r.OK() {
+					reqs = append(reqs, Request{InputTokens: r.InputTokens, TTFTMs: float64(r.TTFT()) / 1e6})
+				}
+			}
+		} else {
+			o.OnRecord = nil
+		}
 		pred, err := sweep.RunVirtualPoint(ctx, vs, o, pt.Spec)
 		if err != nil {
 			return nil, err
 		}
-		out[i] = pred
+		out[i] = outcome{point: pred, reqs: reqs}
 	}
 	return out, nil
 }
 
 // residuals are (log predicted − log measured)/σ for every observation.
-func (f *fitter) residuals(ctx context.Context, u []float64) ([]float64, []sweep.Point, error) {
-	preds, err := Predict(ctx, f.p, sim.LinearCost{}.WithValues(f.theta(u)))
+func (f *fitter) residuals(ctx context.Context, u []float64) ([]float64, []outcome, error) {
+	preds, err := predict(ctx, f.p, sim.LinearCost{}.WithValues(f.theta(u)))
 	if err != nil {
 		return nil, nil, err
 	}
 	r := make([]float64, len(f.obs))
 	for j, o := range f.obs {
-		v := metricOf(preds[o.point], o.metric)
+		v := preds[o.point].figure(o.metric, o.split)
 		if !(v > 0) || math.IsInf(v, 0) {
 			r[j] = 10 / o.sigma // the twin lost this figure entirely: far off
 			continue
@@ -553,7 +678,7 @@ func sumSq(r []float64) float64 {
 
 // quality is R² of the log-scale observations (about each metric's own mean) and the RMS and
 // mean absolute relative errors of the predictions, in percent.
-func quality(obs []observation, preds []sweep.Point) (r2, rmse, mape float64) {
+func quality(obs []observation, preds []outcome) (r2, rmse, mape float64) {
 	means := map[string]float64{}
 	counts := map[string]int{}
 	for _, o := range obs {
@@ -565,7 +690,7 @@ func quality(obs []observation, preds []sweep.Point) (r2, rmse, mape float64) {
 	}
 	var ssRes, ssTot, sq, abs float64
 	for _, o := range obs {
-		pv := metricOf(preds[o.point], o.metric)
+		pv := preds[o.point].figure(o.metric, o.split)
 		lv := math.Log(o.value)
 		d := math.Log(math.Max(pv, 1e-12)) - lv
 		ssRes += d * d
@@ -582,17 +707,24 @@ func quality(obs []observation, preds []sweep.Point) (r2, rmse, mape float64) {
 	return r2, 100 * math.Sqrt(sq/n), 100 * abs / n
 }
 
-func fitPoints(p Problem, preds []sweep.Point) []sim.FitPoint {
+func fitPoints(p Problem, obs []observation, preds []outcome) []sim.FitPoint {
 	out := make([]sim.FitPoint, len(p.Points))
 	for i, pt := range p.Points {
 		fp := sim.FitPoint{Sweep: pt.Sweep, Index: pt.Index, Load: pt.Spec.String(), Concurrency: pt.Spec.Concurrency,
 			RequestRate: pt.Spec.Rate, Measured: map[string]float64{}, Predicted: map[string]float64{}, ErrorPct: map[string]float64{}}
-		for _, name := range shown {
-			mv, pv := metricOf(pt.Measured, name), metricOf(preds[i], name)
+		set := func(name string, mv, pv float64) {
 			if !(mv > 0) || math.IsInf(mv, 0) || math.IsNaN(pv) || math.IsInf(pv, 0) {
-				continue
+				return
 			}
 			fp.Measured[name], fp.Predicted[name], fp.ErrorPct[name] = mv, pv, 100*(pv-mv)/mv
+		}
+		for _, name := range shown {
+			set(name, metricOf(pt.Measured, name), metricOf(preds[i].point, name))
+		}
+		for _, o := range obs {
+			if o.point == i && (o.metric == ttftShort || o.metric == ttftLong) {
+				set(o.metric, o.value, preds[i].figure(o.metric, o.split))
+			}
 		}
 		out[i] = fp
 	}

@@ -15,7 +15,7 @@ import (
 )
 
 // truth is a CPU-engine-like step cost: what a llama.cpp server with 4 slots behaves like.
-var truth = sim.LinearCost{FixedMs: 8, PerPrefillTokenMs: 0.25, PerDecodeSeqMs: 3, PerContextTokenMs: 0.004, RequestOverheadMs: 4}
+var truth = sim.LinearCost{FixedMs: 8, PerPrefillTokenMs: 0.25, PerPrefillSeqMs: 2, PerDecodeSeqMs: 3, PerContextTokenMs: 0.004, RequestOverheadMs: 4}
 
 var limits = sim.Limits{MaxNumSeqs: 4, MaxNumBatchedTokens: 512, KVTokens: 4 * 512, MaxModelLen: 512, TensorParallel: 1}
 
@@ -32,17 +32,29 @@ func probeOptions(t testing.TB, seed uint64, duration time.Duration) sweep.Optio
 
 // measure runs a point on a server whose step cost is cost: the stand-in for a real engine.
 func measure(t testing.TB, cost sim.LinearCost, o sweep.Options, spec sweep.PointSpec) sweep.Point {
+	p, _ := measureRequests(t, cost, o, spec)
+	return p
+}
+
+// measureRequests is measure with the measured window's requests, as a requests file holds them.
+func measureRequests(t testing.TB, cost sim.LinearCost, o sweep.Options, spec sweep.PointSpec) (sweep.Point, []twin.Request) {
 	t.Helper()
 	cfg := sim.Config{Model: "Llama-3.1-8B", Calibration: &sim.Calibration{Step: cost, Limits: limits}}
 	srv, err := sim.NewVirtual(cfg, 99)
 	if err != nil {
 		t.Fatal(err)
 	}
+	var reqs []twin.Request
+	o.OnRecord = func(_ sweep.PointSpec, r *sweep.RequestRecord) {
+		if !r.Warmup && r.OK() {
+			reqs = append(reqs, twin.Request{InputTokens: r.InputTokens, TTFTMs: float64(r.TTFT()) / 1e6})
+		}
+	}
 	p, err := sweep.RunVirtualPoint(context.Background(), srv, o, spec)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return p
+	return p, reqs
 }
 
 // noisy multiplies the fitted metrics by lognormal noise of relative size sigma, the way a
@@ -74,8 +86,12 @@ func TestFitRecoversKnownParameters(t *testing.T) {
 			var pts []twin.Point
 			for i, c := range []int{1, 2, 4} {
 				spec := sweep.PointSpec{Index: i, Concurrency: c}
+				m, reqs := measureRequests(t, truth, o, spec)
+				for j := range reqs {
+					reqs[j].TTFTMs *= math.Exp(tc.noise * rng.NormFloat64())
+				}
 				pts = append(pts, twin.Point{Sweep: "probe", Index: i, Options: o, Spec: spec,
-					Measured: noisy(measure(t, truth, o, spec), rng, tc.noise)})
+					Measured: noisy(m, rng, tc.noise), Requests: reqs})
 			}
 			res, err := twin.Fit(context.Background(), twin.Problem{Base: sim.Config{Model: "Llama-3.1-8B"}, Limits: limits, Points: pts, Seed: 5})
 			if err != nil {
@@ -89,6 +105,9 @@ func TestFitRecoversKnownParameters(t *testing.T) {
 				got, want float64
 			}{
 				{"fixed_ms", got.FixedMs, truth.FixedMs},
+				// The requests' TTFT against their prompt lengths separates these two.
+				{"per_prefill_token_ms", got.PerPrefillTokenMs, truth.PerPrefillTokenMs},
+				{"request_overhead_ms", got.RequestOverheadMs, truth.RequestOverheadMs},
 				// Every sequence attends to about 100 tokens here: what the data determine is a
 				// sequence's cost at that context, not how it splits between the two terms.
 				{"per_decode_seq_ms + 100 per_context_token_ms", got.PerDecodeSeqMs + 100*got.PerContextTokenMs,
@@ -100,7 +119,7 @@ func TestFitRecoversKnownParameters(t *testing.T) {
 			}
 			// What the twin is for: a decode-bound step at full batch, and a prompt's cost.
 			full := func(l sim.LinearCost) float64 {
-				return l.FixedMs + 4*(l.PerDecodeSeqMs+100*l.PerContextTokenMs) + 64*l.PerPrefillTokenMs
+				return l.FixedMs + 4*(l.PerDecodeSeqMs+100*l.PerContextTokenMs) + 64*l.PerPrefillTokenMs + l.PerPrefillSeqMs
 			}
 			if math.Abs(full(got)/full(truth)-1) > tc.pred {
 				t.Errorf("a full step with a prompt: %.3g ms, want %.3g", full(got), full(truth))
@@ -156,7 +175,7 @@ func TestFitFixedParameters(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Step.PerContextTokenMs != 0 || res.Step.RequestOverheadMs != 4 || len(res.Fit.Fixed) != 2 || res.Fit.Parameters != 3 {
+	if res.Step.PerContextTokenMs != 0 || res.Step.RequestOverheadMs != 4 || len(res.Fit.Fixed) != 2 || res.Fit.Parameters != 4 {
 		t.Errorf("fixed parameters moved or were not reported: %+v, fit %+v", res.Step, res.Fit)
 	}
 	p.Fixed = map[string]float64{"per_token": 1}
