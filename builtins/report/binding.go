@@ -23,7 +23,10 @@ comparison and hypothesis computed so far, and the table()s and plot()s made so 
 an interval show value ± half-width at the run's confidence (their ends when lopsided), plots
 draw them as error bars or bands, each verdict shows its interval and rule, and points that never
 reached steady state or failed a consistency check are flagged and listed under Warnings.
-report.json and the CSVs (<field>_lo, <field>_hi) carry the intervals. sweeps is an optional dict
+report.json and the CSVs (<field>_lo, <field>_hi) carry the intervals. Each calibrations/*.json
+of the run gets a Calibrations section (parameters, fit, load range); a twin's sweeps are set
+against its real server's at the same loads (Twin vs measurement: errors, MAPE, overlay plots),
+and twin points outside their calibration's range are listed under Warnings. sweeps is an optional dict
 name -> SweepResult or list of dicts, to include published tables (a seed's) as sweeps. Can be
 called more than once; each call rewrites the report. Returns struct(path, sweeps, plots).`,
 		Fn: reportFn,
@@ -61,7 +64,7 @@ func reportFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple,
 	if err := Write(run.Dir, r); err != nil {
 		return nil, err
 	}
-	sw, err := LoadSweeps(run.Dir, r.Given)
+	r, sw, err := prepare(run.Dir, r)
 	if err != nil {
 		return nil, err
 	}

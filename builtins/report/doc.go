@@ -5,5 +5,6 @@
 // has an interval is shown with it (num.go's fmtCI states the rule, the report's legend repeats
 // it). The engine files do not import Starlark; the Starlark bindings are binding.go, which
 // registers the report, table and plot builtins, binding_table.go (table) and binding_plot.go
-// (plot); runstate.go keeps what they add to the run's report.
+// (plot); runstate.go keeps what they add to the run's report. twin.go reads the run's
+// calibrations and sets each calibrated twin's sweeps against its real server's.
 package report

@@ -34,7 +34,7 @@ func Markdown(r Report, sweeps []Sweep, plots Plots) string {
 	if hasIntervals(r, sweeps) {
 		writeLegend(&b, level)
 	}
-	writeWarnings(&b, sweeps)
+	writeWarnings(&b, r, sweeps)
 	if len(sweeps) > 0 {
 		b.WriteString("## Sweeps\n\n")
 		for _, s := range sweeps {
@@ -47,6 +47,8 @@ func Markdown(r Report, sweeps []Sweep, plots Plots) string {
 			fmt.Fprintf(&b, "![%s](plots/%s.png)\n\n", o.Title, o.File)
 		}
 	}
+	writeCalibrations(&b, r.Calibrations, level)
+	writeTwins(&b, r.Twins)
 	writeKnees(&b, r.Knees)
 	writeScalings(&b, r.Scalings)
 	writeUSL(&b, r.USL)
@@ -132,6 +134,13 @@ func hasIntervals(r Report, sweeps []Sweep) bool {
 			return true
 		}
 	}
+	for _, c := range r.Calibrations {
+		for _, p := range c.Params {
+			if p.CI != nil {
+				return true
+			}
+		}
+	}
 	return len(r.Comparisons) > 0
 }
 
@@ -143,9 +152,9 @@ func writeLegend(b *strings.Builder, level float64) {
 }
 
 // writeWarnings lists every point a reader should doubt, and why: the points tables flag them
-// with ⚠.
-func writeWarnings(b *strings.Builder, sweeps []Sweep) {
-	var lines []string
+// with ⚠. Calibrations the data do not pin down come first.
+func writeWarnings(b *strings.Builder, r Report, sweeps []Sweep) {
+	lines := calibrationWarnings(r.Calibrations)
 	for _, s := range sweeps {
 		for _, i := range s.sorted() {
 			for _, w := range s.warnings[i] {

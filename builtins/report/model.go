@@ -23,6 +23,13 @@ type Report struct {
 	Tables      []Table       `json:"tables"`
 	Plots       []PlotSpec    `json:"plots"` // custom plots from plot()
 	Given       []GivenPoints `json:"given,omitempty"`
+
+	// Calibrations (calibrations/*.json), Twins (each twin sweep against a sweep of the server
+	// it was calibrated on) and Extrapolations (twin points outside their calibration's range)
+	// are derived from the run directory on every Write, like Sweeps (twin.go).
+	Calibrations   []CalibrationSummary `json:"calibrations,omitempty"`
+	Twins          []TwinComparison     `json:"twin_vs_measurement,omitempty"`
+	Extrapolations []Extrapolation      `json:"extrapolations,omitempty"`
 }
 
 // GivenPoints is a table of points the plan passed directly (a seed's published table) rather

@@ -28,6 +28,8 @@ type Plots struct {
 	PerSweep map[string][]PlotRef
 	Overlays []PlotRef
 	Custom   []PlotRef
+	// Twin are the overlays of twin predictions on measurements (Report.Twins).
+	Twin []PlotRef
 }
 
 // PlanPlots decides which charts the report has, without drawing them.
@@ -60,6 +62,7 @@ func PlanPlots(r Report, sweeps []Sweep) Plots {
 				return seriesPlot("Throughput vs "+x, group, x, pointschema.RequestThroughput, false, x == pointschema.RequestRate)
 			}})
 	}
+	ps.Twin = twinPlots(r, sweeps)
 	for _, spec := range r.Plots {
 		spec := spec
 		ps.Custom = append(ps.Custom, PlotRef{File: spec.Name, Title: spec.Name, draw: func() (*plot.Plot, error) {
@@ -84,6 +87,7 @@ func (ps Plots) All(sweeps []Sweep) []PlotRef {
 		out = append(out, ps.PerSweep[s.Name]...)
 	}
 	out = append(out, ps.Overlays...)
+	out = append(out, ps.Twin...)
 	return append(out, ps.Custom...)
 }
 
@@ -204,14 +208,19 @@ func addIntervals(p *plot.Plot, i int, cis []ciPoint) error {
 		p.Add(band)
 		return nil
 	}
+	p.Add(errorBars(c, cis))
+	return nil
+}
+
+// errorBars draws intervals as error bars in colour c.
+func errorBars(c color.Color, cis []ciPoint) *plotter.YErrorBars {
 	bars := &plotter.YErrorBars{LineStyle: plotter.DefaultLineStyle, CapWidth: plotter.DefaultCapWidth}
 	bars.LineStyle.Color = c
 	for _, q := range cis {
 		bars.XYs = append(bars.XYs, plotter.XY{X: q.X, Y: q.Y})
 		bars.YErrors = append(bars.YErrors, struct{ Low, High float64 }{q.Y - q.Lo, q.Hi - q.Y})
 	}
-	p.Add(bars)
-	return nil
+	return bars
 }
 
 func newPlot(title, x, y string, logY bool) *plot.Plot {

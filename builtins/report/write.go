@@ -10,26 +10,12 @@ import (
 )
 
 // Write records r as report.json in dir, then renders everything else from the run directory
-// (see Regenerate). The manifest summary and sweep list are refreshed from dir.
+// (see Regenerate). The manifest summary, sweep list and calibration sections are refreshed from
+// dir.
 func Write(dir string, r Report) error {
-	sum, err := ReadSummary(dir)
+	r, sweeps, err := prepare(dir, r)
 	if err != nil {
 		return err
-	}
-	r.Manifest = sum
-	sweeps, err := LoadSweeps(dir, r.Given)
-	if err != nil {
-		return err
-	}
-	r.Sweeps = r.Sweeps[:0]
-	for _, s := range sweeps {
-		r.Sweeps = append(r.Sweeps, s.Name)
-	}
-	for i := range r.Given {
-		r.Given[i].Points = safeRows(r.Given[i].Points)
-	}
-	for i := range r.Tables {
-		r.Tables[i].Rows = safeRows(r.Tables[i].Rows)
 	}
 	data, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
@@ -41,9 +27,38 @@ func Write(dir string, r Report) error {
 	return render(dir, r, sweeps)
 }
 
+// prepare completes r from the run directory (the manifest summary, the sweep list, what the
+// calibrations give) and loads its sweeps, twin points outside their calibration's range flagged.
+func prepare(dir string, r Report) (Report, []Sweep, error) {
+	sum, err := ReadSummary(dir)
+	if err != nil {
+		return r, nil, err
+	}
+	r.Manifest = sum
+	sweeps, err := LoadSweeps(dir, r.Given)
+	if err != nil {
+		return r, nil, err
+	}
+	r.Sweeps = r.Sweeps[:0]
+	for _, s := range sweeps {
+		r.Sweeps = append(r.Sweeps, s.Name)
+	}
+	for i := range r.Given {
+		r.Given[i].Points = safeRows(r.Given[i].Points)
+	}
+	for i := range r.Tables {
+		r.Tables[i].Rows = safeRows(r.Tables[i].Rows)
+	}
+	if err := addTwins(dir, &r, sweeps); err != nil {
+		return r, nil, err
+	}
+	return r, sweeps, nil
+}
+
 // Regenerate rebuilds report.md, plots/*.png|svg, sweeps/*.csv and tables/*.csv from the run
-// directory alone: manifest.json, sweeps/*.json and report.json. `starlab report RUNDIR` calls
-// it. A run without report.json (the plan never called report()) gets a report of its sweeps.
+// directory alone: manifest.json, sweeps/*.json, calibrations/*.json and report.json. `starlab
+// report RUNDIR` calls it. A run without report.json (the plan never called report()) gets a
+// report of its sweeps.
 func Regenerate(dir string) error {
 	var r Report
 	data, err := os.ReadFile(filepath.Join(dir, "report.json"))
