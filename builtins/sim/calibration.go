@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+
+	"starlab/runtime/jsonnum"
 )
 
 // Calibration is a simulator fitted to a real server: calibrations/NAME.json, written by the
@@ -51,13 +53,13 @@ type Limits struct {
 type FitQuality struct {
 	// R2 is 1 − SS_res/SS_tot over the log-scale observations; RMSEPct and MAPEPct are the
 	// relative errors of the twin's predictions of them.
-	R2           float64  `json:"r2"`
-	RMSEPct      float64  `json:"rmse_pct"`
-	MAPEPct      float64  `json:"mape_pct"`
-	Observations int      `json:"observations"`
-	Parameters   int      `json:"parameters"`
-	Iterations   int      `json:"iterations"`
-	Unidentified []string `json:"unidentified,omitempty"`
+	R2           jsonnum.Float `json:"r2"` // null when the observations do not vary
+	RMSEPct      float64       `json:"rmse_pct"`
+	MAPEPct      float64       `json:"mape_pct"`
+	Observations int           `json:"observations"`
+	Parameters   int           `json:"parameters"`
+	Iterations   int           `json:"iterations"`
+	Unidentified []string      `json:"unidentified,omitempty"`
 	// Fixed lists parameters held at a given value (not fitted); AtZero those the fit set to 0,
 	// the boundary, because the measurements fit better without them.
 	Fixed  []string   `json:"fixed,omitempty"`

@@ -74,7 +74,7 @@ func calibrateFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 	var input starlark.Value
 	var model string
 	var gpu, name runtime.Opt[string]
-	engine := runtime.Opt[string]{V: "vllm"}
+	engine := "vllm"
 	var fixed *starlark.Dict
 	minError := 0.03
 	if err := runtime.UnpackArgs(thread, b, args, kwargs, "points_or_sweep", &input, "model", &model, "gpu?", &gpu,
@@ -86,8 +86,8 @@ func calibrateFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 	if err != nil {
 		return nil, err
 	}
-	eng := engine.V
-	if !engine.Given && srv != nil {
+	eng := engine
+	if !given(args, kwargs, 3, "engine") && srv != nil {
 		eng = srv.Info().Backend
 	}
 	switch eng {
@@ -142,7 +142,7 @@ func calibrateFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 		if err != nil {
 			return nil, err
 		}
-		r.Log.Info().Str("calibration", calName).Float64("r2", res.Fit.R2).Float64("mape_pct", res.Fit.MAPEPct).
+		r.Log.Info().Str("calibration", calName).Float64("r2", float64(res.Fit.R2)).Float64("mape_pct", res.Fit.MAPEPct).
 			Dur("took", time.Since(start)).Msg("calibrate: fitted")
 		c := &sim.Calibration{Name: calName, Engine: eng, Model: modelPath, GPU: gpu.V, Confidence: r.Level(),
 			Step: res.Step, StdErr: res.StdErr, CI: res.CI, Limits: limits, Fit: res.Fit, Range: res.Range}
@@ -164,6 +164,19 @@ func calibrateFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 		}
 	}
 	return calibrationValue(cal, rel), nil
+}
+
+// given reports whether a call passed the parameter at position pos (0-based) or by name.
+func given(args starlark.Tuple, kwargs []starlark.Tuple, pos int, name string) bool {
+	if len(args) > pos {
+		return true
+	}
+	for _, kv := range kwargs {
+		if k, ok := kv[0].(starlark.String); ok && string(k) == name {
+			return true
+		}
+	}
+	return false
 }
 
 func indexOf(list []string, s string) int {
@@ -493,7 +506,7 @@ func calibrationValue(c *sim.Calibration, rel string) *runtime.Object {
 	return runtime.NewObject("Calibration", attrs).WithState(c).
 		WithKey(func() string { return "Calibration(" + c.Name + ")" }).
 		WithString(func() string {
-			return fmt.Sprintf("<Calibration %s: %s on %s, R² %.3f, MAPE %.1f%%>", c.Name, c.Engine, orCPU(c.GPU), c.Fit.R2, c.Fit.MAPEPct)
+			return fmt.Sprintf("<Calibration %s: %s on %s, R² %.3f, MAPE %.1f%%>", c.Name, c.Engine, orCPU(c.GPU), float64(c.Fit.R2), c.Fit.MAPEPct)
 		})
 }
 

@@ -10,6 +10,7 @@ import (
 	"gonum.org/v1/gonum/mat"
 
 	"starlab/builtins/sim"
+	"starlab/runtime/jsonnum"
 	"starlab/builtins/sweep"
 	"starlab/stats"
 )
@@ -209,7 +210,8 @@ func Fit(ctx context.Context, p Problem) (*Result, error) {
 	sort.Strings(res.Fit.Fixed)
 	res.Fit.AtZero = atZero
 	res.Fit.Observations, res.Fit.Parameters, res.Fit.Iterations = n, k, iters
-	res.Fit.R2, res.Fit.RMSEPct, res.Fit.MAPEPct = quality(obs, preds)
+	r2, rmse, mape := quality(obs, preds)
+	res.Fit.R2, res.Fit.RMSEPct, res.Fit.MAPEPct = jsonnum.Float(r2), rmse, mape
 	res.Fit.Points = fitPoints(p, obs, preds)
 	res.Range = loadRange(p)
 	return res, nil
