@@ -192,9 +192,10 @@ func resolveGPU(o KVOptions) (catalog.GPU, error) {
 func capacityAt(m catalog.Model, gpu catalog.GPU, o KVOptions, tp, kvb int) (KVCapacity, error) {
 	c := KVCapacity{Model: m.Name, GPU: gpu.Name, GPUMemoryGiB: gpu.MemoryGiB, GPUs: tp, TokensPerRequest: o.TokensPerRequest,
 		KVBytesPerToken: m.KVBytesPerToken(kvb)}
-	w, err := m.QuantizedWeightBytes(o.Quantization)
+	// What vLLM's "Model loading took" counts: the weights and the rotary tables built with them.
+	w, err := m.LoadedBytes(o.Quantization)
 	if o.Quantization == "" {
-		w, err = m.QuantizedWeightBytes(m.Quantization)
+		w, err = m.LoadedBytes(m.Quantization)
 	}
 	if err != nil {
 		return c, err

@@ -77,12 +77,16 @@ func TestPlanMemory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// vLLM logs "Model loading took 14.99 GiB" and ≈ 54 GiB of KV cache for this setup.
-	if w := p.WeightBytes / GiB; math.Abs(w-14.96) > 0.05 {
-		t.Errorf("weights = %.2f GiB", w)
+	// vLLM logs "Model loading took 14.99 GiB" (the bf16 weights and the 32 MiB rotary table).
+	if w := p.WeightBytes / GiB; math.Abs(w-14.99) > 0.005 {
+		t.Errorf("weights = %.3f GiB, want 14.99", w)
 	}
-	if kv := p.KVBytes / GiB; kv < 52 || kv > 56 {
-		t.Errorf("KV = %.2f GiB, want ≈ 54", kv)
+	// The KV memory was pinned near 54 GiB before the profile counted the dummy sampler's sort:
+	// at the H100's default 1024 sequences vLLM 0.11.2 sorts 1024 × 128,256 float32 logits,
+	// a 4.6 GiB peak, which leaves ≈ 51.5 GiB (a vLLM 0.9 H100 log of this model, with an EAGLE
+	// drafter's weights and KV besides, reported 51.63 GiB).
+	if kv := p.KVBytes / GiB; kv < 51 || kv > 52.5 {
+		t.Errorf("KV = %.2f GiB, want ≈ 51.5", kv)
 	}
 	if p.KVTokens%BlockSize != 0 || p.MaxConcurrency < 3 || p.MaxConcurrency > 3.6 {
 		t.Errorf("tokens %d, concurrency %.2f", p.KVTokens, p.MaxConcurrency)
@@ -112,21 +116,6 @@ func TestPlanMemory(t *testing.T) {
 	}
 }
 
-func TestQuantizedWeightBytes(t *testing.T) {
-	m, _ := LookupModel("Llama-3.1-8B")
-	for _, tc := range []struct {
-		q        string
-		min, max float64 // GiB
-	}{
-		{"", 14.9, 15.0}, {"fp8", 8.3, 8.5}, {"awq", 5.0, 5.6}, {"bitsandbytes", 5.0, 5.6},
-	} {
-		b, err := m.QuantizedWeightBytes(tc.q)
-		if err != nil || b/GiB < tc.min || b/GiB > tc.max {
-			t.Errorf("%q: %.2f GiB, %v; want %.1f..%.1f", tc.q, b/GiB, err, tc.min, tc.max)
-		}
-	}
-}
-
 func TestParseHFConfig(t *testing.T) {
 	llama := `{"architectures":["LlamaForCausalLM"],"hidden_size":4096,"intermediate_size":14336,
 		"max_position_embeddings":131072,"model_type":"llama","num_attention_heads":32,"num_hidden_layers":32,
@@ -135,6 +124,14 @@ func TestParseHFConfig(t *testing.T) {
 		"text_config":{"model_type":"gemma3_text","hidden_size":3840,"intermediate_size":15360,"num_attention_heads":16,
 		"num_hidden_layers":48,"num_key_value_heads":8,"head_dim":256,"sliding_window":1024,"vocab_size":262208,
 		"max_position_embeddings":131072},"quantization_config":{"quant_method":"bitsandbytes"}}`
+	gemma3Full := `{"architectures":["Gemma3ForConditionalGeneration"],"model_type":"gemma3","torch_dtype":"bfloat16",
+		"mm_tokens_per_image":256,"quantization_config":{"quant_method":"bitsandbytes"},
+		"text_config":{"model_type":"gemma3_text","hidden_size":3840,"intermediate_size":15360,"num_attention_heads":16,
+		"num_hidden_layers":48,"num_key_value_heads":8,"head_dim":256,"sliding_window":1024,"vocab_size":262208,
+		"max_position_embeddings":131072,"rope_local_base_freq":10000.0,"rope_scaling":{"factor":8.0,"rope_type":"linear"},
+		"rope_theta":1000000.0},
+		"vision_config":{"model_type":"siglip_vision_model","hidden_size":1152,"intermediate_size":4304,"image_size":896,
+		"num_attention_heads":16,"num_hidden_layers":27,"patch_size":14,"vision_use_head":false}}`
 	for _, tc := range []struct {
 		name, json string
 		check      func(Model) bool
@@ -145,8 +142,21 @@ func TestParseHFConfig(t *testing.T) {
 		}, ""},
 		{"gemma3 text_config", gemma, func(m Model) bool {
 			return m.Layers == 48 && m.KVBytesPerToken(2) == 384<<10 && m.SlidingWindow == 1024 &&
-				m.SlidingWindowPattern == 6 && m.Quantization == "bitsandbytes" && m.Params > 11.5e9 && m.Params < 12e9
+				m.SlidingWindowPattern == 6 && m.Quantization == "bitsandbytes" && m.Params > 11.5e9 && m.Params < 12e9 &&
+				m.Vision.Params == 0 && !m.QuantSkipsVision
 		}, ""},
+		// google/gemma-3-12b-it's config (plus a bitsandbytes quantization_config): rope scaling,
+		// the local rope and a SigLIP tower, whose count must match the checkpoint's 421,290,864
+		// tower and projector weights.
+		{"gemma3 vision_config", gemma3Full, func(m Model) bool {
+			want := catalogModel(t, "Gemma-3-12B")
+			return m.RopeType == "linear" && m.RopeFactor == 8 && m.LocalRope && m.Vision == want.Vision &&
+				m.RotaryCacheBytes() == want.RotaryCacheBytes() && m.Params-want.Params > -1e6 && m.Params-want.Params < 1e6
+		}, ""},
+		// unsloth/gemma-3-12b-it-bnb-4bit keeps the tower out of bitsandbytes.
+		{"bnb checkpoint skipping the tower", strings.Replace(gemma3Full, `"quant_method":"bitsandbytes"`,
+			`"quant_method":"bitsandbytes","llm_int8_skip_modules":["lm_head","multi_modal_projector","vision_tower"]`, 1),
+			func(m Model) bool { return m.QuantSkipsVision }, ""},
 		{"missing layers", `{"hidden_size":4096,"num_attention_heads":32}`, nil, `"num_hidden_layers"`},
 		{"bad heads", `{"num_hidden_layers":2,"hidden_size":64,"num_attention_heads":0}`, nil, `"num_attention_heads"`},
 		{"bad dtype", `{"num_hidden_layers":2,"hidden_size":64,"num_attention_heads":2,"intermediate_size":8,"vocab_size":10,"torch_dtype":"int3"}`, nil, "torch_dtype"},
@@ -176,4 +186,13 @@ func TestLoadHFConfigNamesFile(t *testing.T) {
 	if m, err := ResolveModel("Qwen2.5-7B"); err != nil || m.Name != "Qwen2.5-7B" {
 		t.Errorf("ResolveModel by name: %v", err)
 	}
+}
+
+func catalogModel(t *testing.T, name string) Model {
+	t.Helper()
+	m, err := LookupModel(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
 }

@@ -34,7 +34,11 @@ type GPU struct {
 // MemoryBytes is MemoryGiB in bytes.
 func (g GPU) MemoryBytes() float64 { return g.MemoryGiB * GiB }
 
-// gpus lists datasheet values (NVIDIA product briefs). Memory is the CUDA-visible total.
+// gpus lists datasheet values (NVIDIA product briefs). Memory is the CUDA-visible total, what
+// vLLM's profile multiplies by gpu_memory_utilization: the driver keeps a few hundred MiB of a
+// card, more with newer drivers, so the same board reports slightly different totals — 79.19 GiB
+// for an H100 80GB; for the 24 GiB RTX 3090, vLLM's own profile log reads
+// total_gpu_memory=23.58GiB (vllm-project/vllm#10517), and 23.53–23.69 GiB appear elsewhere.
 var gpus = []GPU{
 	{Name: "H100", InterconnectGBs: 450, MemoryGiB: 79.19, BandwidthGBs: 3350, BF16TFLOPs: 989, TDPWatts: 700, IdleWatts: 70, MaxSMClockMHz: 1980,
 		Aliases: []string{"H100-SXM", "H100-80G", "H100 80GB HBM3", "NVIDIA H100 80GB HBM3", "H100-SXM5-80GB"}},

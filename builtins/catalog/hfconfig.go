@@ -32,10 +32,34 @@ type hfConfig struct {
 	MoEIntermediate   *int        `json:"moe_intermediate_size"`
 	TextConfig        *hfConfig   `json:"text_config"`
 	QuantizationConfg *quantBlock `json:"quantization_config"`
+	RopeScaling       *ropeBlock  `json:"rope_scaling"`
+	RopeLocalBaseFreq *float64    `json:"rope_local_base_freq"`
+	VisionConfig      *visionCfg  `json:"vision_config"`
+	MMTokensPerImage  *int        `json:"mm_tokens_per_image"`
 }
 
 type quantBlock struct {
 	QuantMethod string `json:"quant_method"`
+	// Modules a quantized checkpoint leaves unquantized (bitsandbytes' and AWQ's names).
+	SkipModules    []string `json:"llm_int8_skip_modules"`
+	NotConvert     []string `json:"modules_to_not_convert"`
+	IgnoredModules []string `json:"ignore"`
+}
+
+type ropeBlock struct {
+	RopeType       string   `json:"rope_type"`
+	Type           string   `json:"type"`
+	Factor         *float64 `json:"factor"`
+	OriginalMaxPos *int     `json:"original_max_position_embeddings"`
+}
+
+// visionCfg is a ViT-style vision_config (SigLIP, CLIP).
+type visionCfg struct {
+	Hidden       *int `json:"hidden_size"`
+	Intermediate *int `json:"intermediate_size"`
+	Layers       *int `json:"num_hidden_layers"`
+	ImageSize    *int `json:"image_size"`
+	PatchSize    *int `json:"patch_size"`
 }
 
 // LoadHFConfig reads a Hugging Face config.json (or a directory holding one) and derives the
@@ -76,6 +100,9 @@ func ParseHFConfig(data []byte, name string) (Model, error) {
 		}
 		if c.QuantizationConfg == nil {
 			c.QuantizationConfg = top.QuantizationConfg
+		}
+		if c.RopeScaling == nil {
+			c.RopeScaling = top.RopeScaling
 		}
 	}
 	field := func(p *int, key string) (int, error) {
@@ -138,9 +165,30 @@ func ParseHFConfig(data []byte, name string) (Model, error) {
 	} else if c.SlidingWindow != nil && strings.HasPrefix(c.ModelType, "gemma3") {
 		m.SlidingWindow, m.SlidingWindowPattern = *c.SlidingWindow, 6
 	}
-	if c.QuantizationConfg != nil {
-		m.Quantization = c.QuantizationConfg.QuantMethod
+	if q := c.QuantizationConfg; q != nil {
+		m.Quantization = q.QuantMethod
+		for _, list := range [][]string{q.SkipModules, q.NotConvert, q.IgnoredModules} {
+			for _, mod := range list {
+				if strings.Contains(mod, "vision") {
+					m.QuantSkipsVision = true
+				}
+			}
+		}
 	}
+	if r := c.RopeScaling; r != nil {
+		m.RopeType = r.RopeType
+		if m.RopeType == "" {
+			m.RopeType = r.Type
+		}
+		if r.Factor != nil {
+			m.RopeFactor = *r.Factor
+		}
+		if r.OriginalMaxPos != nil && *r.OriginalMaxPos > 0 {
+			m.RopeOriginalPositions = *r.OriginalMaxPos
+		}
+	}
+	// Gemma 3's local layers rotate with rope_local_base_freq, a rotary embedding of their own.
+	m.LocalRope = c.RopeLocalBaseFreq != nil && m.SlidingWindow > 0
 
 	// transformers' default for tie_word_embeddings is true for Gemma, false for the rest here.
 	tied := strings.HasPrefix(c.ModelType, "gemma") || strings.HasPrefix(top.ModelType, "gemma")
@@ -178,7 +226,49 @@ func ParseHFConfig(data []byte, name string) (Model, error) {
 	m.Params = emb + int64(m.Layers)*(attn+mlp+norms) + h
 	m.ActiveParams = emb + int64(m.Layers)*(attn+active+norms) + h
 	m.EmbeddingParams = emb
+	if v := top.VisionConfig; v != nil && top.TextConfig != nil {
+		m.Vision = visionTower(*v, m.Hidden, top)
+		m.Params += m.Vision.Params
+	}
 	return m, nil
+}
+
+// visionTower counts a ViT-style vision_config (SigLIP, CLIP): per layer the q, k, v and output
+// projections with biases, a two-layer MLP with biases and two layer norms; patch and position
+// embeddings and a final norm; and a projector from the tower into the decoder (Gemma 3's is one
+// hidden_v × hidden matrix and a norm). Fields it cannot read leave the tower without a shape.
+func visionTower(v visionCfg, textHidden int, top hfConfig) Tower {
+	get := func(p *int) int {
+		if p == nil || *p < 0 {
+			return 0
+		}
+		return *p
+	}
+	t := Tower{Hidden: get(v.Hidden), Intermediate: get(v.Intermediate), Layers: get(v.Layers),
+		ImageSize: get(v.ImageSize), PatchSize: get(v.PatchSize)}
+	if t.Hidden == 0 || t.Layers == 0 {
+		return Tower{}
+	}
+	h, i := int64(t.Hidden), int64(t.Intermediate)
+	linear := 4*h*h + 2*h*i
+	layer := linear + 4*h + i + h + 4*h
+	embeds := int64(0)
+	if t.PatchSize > 0 {
+		side := int64(t.ImageSize / t.PatchSize)
+		embeds = 3*int64(t.PatchSize*t.PatchSize)*h + h + side*side*h
+	}
+	t.LinearParams = int64(t.Layers) * linear
+	t.Params = int64(t.Layers)*layer + embeds + 2*h + h*int64(textHidden) + h
+	t.EmbedsPerItem = t.Patches()
+	if top.MMTokensPerImage != nil && *top.MMTokensPerImage > 0 {
+		t.EmbedsPerItem = *top.MMTokensPerImage
+	}
+	t.TokensPerItem = t.EmbedsPerItem
+	if strings.HasPrefix(top.ModelType, "gemma3") {
+		// "\n\n<start_of_image>", the soft tokens, "<end_of_image>\n\n": four more tokens.
+		t.TokensPerItem += 4
+	}
+	return t
 }
 
 // ResolveModel accepts a catalog name, a Hugging Face repo id, a path to a config.json (or a

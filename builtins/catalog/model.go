@@ -35,8 +35,54 @@ type Model struct {
 	SlidingWindowPattern int
 	// Quantization is the checkpoint's own quant_method (from config.json), "" if none.
 	Quantization string
+	// QuantSkipsVision is set when the checkpoint's quantization_config leaves the vision tower
+	// in 16-bit (its llm_int8_skip_modules or modules_to_not_convert name it), as pre-quantized
+	// bitsandbytes checkpoints of multimodal models do.
+	QuantSkipsVision bool
+	// RopeType, RopeFactor and RopeOriginalPositions are config.json's rope_scaling. vLLM
+	// precomputes a cos/sin table of max_position_embeddings rows at load time; its linear and
+	// dynamic embeddings make it factor times longer, YaRN factor times
+	// original_max_position_embeddings (Llama 3's "llama3" scaling keeps it).
+	RopeType              string
+	RopeFactor            float64
+	RopeOriginalPositions int
+	// LocalRope: the sliding-window layers have a rotary embedding of their own (Gemma 3's
+	// rope_local_base_freq, unscaled), a second table.
+	LocalRope bool
+	// Vision is a multimodal model's image encoder and projector; zero for text-only models.
+	// Params includes it.
+	Vision Tower
 	// Aliases are extra names the lookup accepts.
 	Aliases []string
+}
+
+// Tower is the non-language encoder of a multimodal model (a ViT such as SigLIP and its
+// projector into the decoder's hidden size). vLLM loads it with the decoder, and its profiling
+// run encodes a batch of dummy images before the decoder's dummy forward.
+type Tower struct {
+	// Params is the encoder plus projector; LinearParams the part in linear layers (attention
+	// and MLP projections), the only part a weight quantizer can touch.
+	Params       int64
+	LinearParams int64
+	// Hidden, Intermediate and Layers are the encoder's hidden_size, intermediate_size and
+	// num_hidden_layers.
+	Hidden, Intermediate, Layers int
+	// ImageSize and PatchSize are the encoder's input side in pixels and its patch side:
+	// (ImageSize/PatchSize)² positions per image.
+	ImageSize, PatchSize int
+	// EmbedsPerItem is the embeddings one image hands the decoder (Gemma 3: mm_tokens_per_image
+	// = 256); TokensPerItem the prompt tokens its placeholder takes, the unit of vLLM's encoder
+	// budget (Gemma 3 wraps the 256 soft tokens in begin/end-of-image and blank lines: 260).
+	EmbedsPerItem, TokensPerItem int
+}
+
+// Patches is the encoder positions per image.
+func (t Tower) Patches() int {
+	if t.PatchSize <= 0 {
+		return 0
+	}
+	n := t.ImageSize / t.PatchSize
+	return n * n
 }
 
 // KVBytesPerToken is 2 (K and V) · layers · kv_heads · head_dim · bytes, over all layers.
@@ -57,19 +103,53 @@ func (m Model) GlobalLayers() int {
 	return m.Layers / m.SlidingWindowPattern
 }
 
+// RotaryCacheBytes is the cos/sin table of the rotary embeddings: vLLM builds it on the GPU
+// while it constructs the model, in the model dtype (rotary_embedding/base.py, cos_sin_cache:
+// one row of rotary_dim values per position), so "Model loading took" includes it. Rows are
+// max_position_embeddings, times the factor for linear and dynamic scaling (linear_scaling_rope.py
+// precomputes every scaled position), original_max_position_embeddings times it for YaRN; the layers share one table per
+// distinct rope (get_rope caches them), so Gemma 3 holds a scaled global and an unscaled local
+// one: 131072·8 + 131072 rows of 256 bf16 values, 0.56 GiB.
+func (m Model) RotaryCacheBytes() float64 {
+	dt := float64(m.DTypeBytes)
+	if dt == 0 {
+		dt = 2
+	}
+	pos := float64(m.MaxPositionEmbeddings)
+	rows := pos
+	if m.RopeFactor > 1 {
+		switch strings.ToLower(m.RopeType) {
+		case "linear", "dynamic":
+			rows = pos * m.RopeFactor
+		case "yarn", "deepseek_yarn":
+			if m.RopeOriginalPositions > 0 {
+				rows = float64(m.RopeOriginalPositions) * m.RopeFactor
+			} else {
+				rows = pos * m.RopeFactor
+			}
+		}
+	}
+	if m.LocalRope {
+		rows += pos
+	}
+	return rows * float64(m.HeadDim) * dt
+}
+
 // models holds published config.json values (Hugging Face) and parameter counts from the model
 // cards.
 var models = []Model{
 	{Name: "Llama-3.1-8B", Layers: 32, Hidden: 4096, Heads: 32, KVHeads: 8, HeadDim: 128, Intermediate: 14336,
 		Vocab: 128256, Params: 8_030_261_248, EmbeddingParams: 2 * 128256 * 4096, MaxPositionEmbeddings: 131072, DTypeBytes: 2,
-		Aliases: []string{"Meta-Llama-3.1-8B", "Llama-3-8B", "Meta-Llama-3-8B"}},
+		RopeType: "llama3", RopeFactor: 8, Aliases: []string{"Meta-Llama-3.1-8B", "Llama-3-8B", "Meta-Llama-3-8B"}},
 	{Name: "Llama-3.1-70B", Layers: 80, Hidden: 8192, Heads: 64, KVHeads: 8, HeadDim: 128, Intermediate: 28672,
 		Vocab: 128256, Params: 70_553_706_496, EmbeddingParams: 2 * 128256 * 8192, MaxPositionEmbeddings: 131072, DTypeBytes: 2,
-		Aliases: []string{"Meta-Llama-3.1-70B", "Llama-3.3-70B", "Llama-3-70B", "Meta-Llama-3-70B"}},
+		RopeType: "llama3", RopeFactor: 8, Aliases: []string{"Meta-Llama-3.1-70B", "Llama-3.3-70B", "Llama-3-70B", "Meta-Llama-3-70B"}},
 	{Name: "Llama-3.2-1B", Layers: 16, Hidden: 2048, Heads: 32, KVHeads: 8, HeadDim: 64, Intermediate: 8192,
-		Vocab: 128256, Params: 1_235_814_400, EmbeddingParams: 128256 * 2048, MaxPositionEmbeddings: 131072, DTypeBytes: 2},
+		Vocab: 128256, Params: 1_235_814_400, EmbeddingParams: 128256 * 2048, MaxPositionEmbeddings: 131072, DTypeBytes: 2,
+		RopeType: "llama3", RopeFactor: 32},
 	{Name: "Llama-3.2-3B", Layers: 28, Hidden: 3072, Heads: 24, KVHeads: 8, HeadDim: 128, Intermediate: 8192,
-		Vocab: 128256, Params: 3_212_749_824, EmbeddingParams: 128256 * 3072, MaxPositionEmbeddings: 131072, DTypeBytes: 2},
+		Vocab: 128256, Params: 3_212_749_824, EmbeddingParams: 128256 * 3072, MaxPositionEmbeddings: 131072, DTypeBytes: 2,
+		RopeType: "llama3", RopeFactor: 32},
 	{Name: "Qwen2.5-7B", Layers: 28, Hidden: 3584, Heads: 28, KVHeads: 4, HeadDim: 128, Intermediate: 18944,
 		Vocab: 152064, Params: 7_615_616_512, EmbeddingParams: 2 * 152064 * 3584, MaxPositionEmbeddings: 32768, DTypeBytes: 2},
 	{Name: "Qwen2.5-14B", Layers: 48, Hidden: 5120, Heads: 40, KVHeads: 8, HeadDim: 128, Intermediate: 13824,
@@ -81,10 +161,15 @@ var models = []Model{
 	{Name: "Mistral-7B", Layers: 32, Hidden: 4096, Heads: 32, KVHeads: 8, HeadDim: 128, Intermediate: 14336,
 		Vocab: 32768, Params: 7_248_023_552, EmbeddingParams: 2 * 32768 * 4096, MaxPositionEmbeddings: 32768, DTypeBytes: 2,
 		Aliases: []string{"Mistral-7B-v0.3", "Mistral-7B-Instruct-v0.3"}},
-	// Gemma 3 12B: 11.77B text parameters plus a 0.42B SigLIP vision tower, tied embeddings.
+	// Gemma 3 12B: 11.77B text parameters plus a 0.42B SigLIP vision tower (27 layers of 1152,
+	// MLP 4304, 896-pixel images in 14-pixel patches, projector 1152×3840), tied embeddings; its
+	// global layers use linear rope scaling ×8, its local ones an unscaled rope of their own.
 	{Name: "Gemma-3-12B", Layers: 48, Hidden: 3840, Heads: 16, KVHeads: 8, HeadDim: 256, Intermediate: 15360,
 		Vocab: 262208, Params: 12_187_325_040, EmbeddingParams: 262208 * 3840, MaxPositionEmbeddings: 131072, DTypeBytes: 2,
-		SlidingWindow: 1024, SlidingWindowPattern: 6, Aliases: []string{"gemma-3-12b-it", "gemma3-12b"}},
+		SlidingWindow: 1024, SlidingWindowPattern: 6, RopeType: "linear", RopeFactor: 8, LocalRope: true,
+		Vision: Tower{Params: 421_290_864, LinearParams: 27 * (4*1152*1152 + 2*1152*4304), Hidden: 1152, Intermediate: 4304,
+			Layers: 27, ImageSize: 896, PatchSize: 14, EmbedsPerItem: 256, TokensPerItem: 260},
+		Aliases: []string{"gemma-3-12b-it", "gemma3-12b"}},
 }
 
 func init() {
