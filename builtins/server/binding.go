@@ -11,6 +11,7 @@ import (
 	"go.starlark.net/starlark"
 	"go.starlark.net/starlarkstruct"
 
+	"starlab/builtins/sim"
 	"starlab/runtime"
 	"starlab/runtime/paramerr"
 )
@@ -21,19 +22,31 @@ func init() {
 		Signature: `start_vllm(model=None, gpus=1, tensor_parallel=None, data_parallel=1, max_num_seqs=None,
            max_model_len=None, gpu_memory_utilization=None, quantization=None, extra_args=[],
            env={}, backend="vllm", url=None, ready_timeout="20m", name=None, port=None,
-           allow_busy=False, sim_gpu=None)`,
+           allow_busy=False, sim_gpu=None, calibration=None)`,
 		Doc: `Starts an inference server; returns a Server (.name .url .model .gpus .config .kv_cache .engine .engine_version .stop()).
 
 start_vllm(...) is start_server("vllm", ...) with backend= choosing vllm, sim or external.
 model is required except with backend="external" (there it names the model to request, default
 the one the server lists; NAME and NAME:latest are the same model, and .model is the name the
-server serves). backend="vllm" runs "vllm serve MODEL ..." (the executable from
+server serves) or with a calibration (the calibrated model); a .gguf file is relative to the
+plan's directory. backend="vllm" runs "vllm serve MODEL ..." (the executable from
 --engine-cmd vllm=CMD, --vllm-cmd or STARLAB_VLLM, default "vllm") on GPUs of its own
 (CUDA_VISIBLE_DEVICES; two servers of a plan never share a GPU) and a free port, with its output in
 servers/<name>.log, and waits until /health and /v1/models answer (ready_timeout). backend="sim"
 serves the built-in simulator in-process (sim_gpu picks the simulated GPU, default H100);
 backend="external" attaches to url and never stops it. With --virtual every server is the
 simulator in virtual time.
+
+calibration is a Calibration from calibrate() or the path of a calibration file (as calibrate()
+writes calibrations/NAME.json; relative to the plan's directory, else to the run directory). With
+backend="sim" the server is that calibration's twin, in virtual time even without --virtual: the
+simulator with the fitted step time and the measured engine's limits (max_num_seqs, max_model_len,
+KV tokens, llama.cpp's and ollama's slots in .kv_cache) on the calibrated GPU (sim_gpu may not
+name another); arguments given override the limits. gpus, data_parallel and tensor_parallel
+scale it: each data-parallel replica has the calibrated limits; a tensor-parallel size above the
+calibrated one divides the GPU share of the step time and adds the all-reduce, so it needs a
+calibration made on a GPU. Another backend uses the calibration only under --virtual, where it
+becomes the twin. The calibration's name and content are part of the server's identity.
 
 kv_cache is parsed from the engine's start-up log: struct(memory_gib, tokens, max_concurrency,
 tokens_per_request, slots, slot_context), or None; slots and slot_context are None unless the
@@ -50,7 +63,7 @@ Every server stops when the plan ends, fails or is interrupted.`,
 		Signature: `start_server(engine, model=None, gpus=None, tensor_parallel=None, data_parallel=1,
            max_num_seqs=None, max_model_len=None, gpu_memory_utilization=None, quantization=None,
            extra_args=[], env={}, url=None, ready_timeout="20m", name=None, port=None,
-           allow_busy=False, sim_gpu=None, parallel=None)`,
+           allow_busy=False, sim_gpu=None, parallel=None, calibration=None)`,
 		Doc: `Starts a server of any engine and returns a Server, as start_vllm does.
 
 engine is "vllm", "sglang", "llama.cpp", "ollama", "sim" or "external". Each engine's executable
@@ -75,7 +88,10 @@ gpus is given, and decode 4 requests together unless parallel says otherwise. gp
 1 for vllm, sglang and sim. Settings an engine lacks (quantization for a GGUF, tensor_parallel
 for llama.cpp) are errors. The engine's version is read from the server (vLLM /version, SGLang
 /get_server_info, llama.cpp /props, ollama /api/version) into .engine_version and the manifest;
-the model is the name the server serves (ollama: "NAME:latest").`,
+the model is the name the server serves (ollama: "NAME:latest"). calibration is start_vllm's:
+start_server("sim", calibration=cal) is the twin of the calibrated server (a GGUF model is read
+from its header); a llama.cpp or ollama server runs under --virtual only with a calibration,
+as its twin.`,
 		Fn: startServer,
 	})
 	runtime.Register(runtime.Builtin{
@@ -124,19 +140,88 @@ type serverArgs struct {
 	env                             runtime.StringMap
 	ready                           runtime.Duration
 	allowBusy                       bool
+	calibration                     starlark.Value
 }
 
 func newServerArgs() serverArgs { return serverArgs{dp: 1, ready: runtime.Duration(20 * time.Minute)} }
 
-func (a *serverArgs) spec(engine string, gpus int) (Spec, error) {
+// spec is the Spec the arguments ask for. It resolves the plan's files: the calibration, and a
+// model file (a llama.cpp or ollama model, or any .gguf), relative to the plan's directory as
+// dataset(path=...) is. A calibrated server's model defaults to the calibration's.
+func (a *serverArgs) spec(thread *starlark.Thread, engine string, gpus int) (Spec, error) {
+	cal, err := calibrationArg(thread, a.calibration)
+	if err != nil {
+		return Spec{}, err
+	}
+	if cal != nil && !a.model.Set && engine != BackendExternal && cal.Cal.Model != "" {
+		a.model = runtime.Opt[string]{V: cal.Cal.Model, Set: true}
+	}
+	if a.model.Set && engine != BackendExternal && !filepath.IsAbs(a.model.V) &&
+		(slotEngine(engine) || strings.HasSuffix(strings.ToLower(a.model.V), ".gguf")) {
+		a.model.V = planFile(thread, a.model.V)
+	}
 	spec := Spec{Backend: engine, GPUs: gpus, DataParallel: a.dp, Model: a.model.V, Quantization: a.quant.V, URL: a.url.V,
 		Name: a.name.V, SimGPU: a.simGPU.V, TensorParallel: a.tp.V, MaxNumSeqs: a.maxSeqs.V, MaxModelLen: a.maxLen.V,
 		Port: a.port.V, GPUMemoryUtilization: a.gmu.V, ExtraArgs: a.extra, Env: a.env, ReadyTimeout: a.ready.Std(),
-		AllowBusy: a.allowBusy}
+		AllowBusy: a.allowBusy, Calibration: cal}
 	if spec.DataParallel < 1 { // Normalize takes 0 as "not set" from Go callers; a plan's 0 is a mistake
 		return spec, paramerr.New("data_parallel", "want at least 1, got %d", spec.DataParallel)
 	}
 	return spec, nil
+}
+
+// planFile is a path relative to the plan's directory, made absolute.
+func planFile(thread *starlark.Thread, rel string) string {
+	p := filepath.Join(filepath.Dir(runtime.CallerFile(thread)), rel)
+	if abs, err := filepath.Abs(p); err == nil {
+		return abs
+	}
+	return p
+}
+
+// calibrationArg resolves calibration=: a Calibration value (calibrate()), whose file calibrate()
+// wrote into the run directory, or the path of a calibration file, relative to the plan's
+// directory or, when it is not there, to the run directory ("calibrations/NAME.json").
+func calibrationArg(thread *starlark.Thread, v starlark.Value) (*CalibrationRef, error) {
+	if v == nil || v == starlark.None {
+		return nil, nil
+	}
+	r := runtime.FromThread(thread)
+	if s, ok := starlark.AsString(v); ok {
+		if s == "" {
+			return nil, paramerr.New("calibration", "want the path of a calibration file, got \"\"")
+		}
+		path := s
+		if !filepath.IsAbs(s) {
+			path = planFile(thread, s)
+			if inRun := filepath.Join(r.Dir, s); !fileExists(path) && fileExists(inRun) {
+				path = inRun
+			}
+		}
+		return LoadCalibrationRef(path)
+	}
+	c, ok := runtime.StateOf[*sim.Calibration](v, "Calibration")
+	if !ok {
+		return nil, paramerr.New("calibration", "got %s, want a Calibration (from calibrate()) or the path of a calibration file", v.Type())
+	}
+	rel, err := v.(starlark.HasAttrs).Attr("path")
+	relPath, _ := starlark.AsString(rel)
+	if err != nil || relPath == "" {
+		return nil, paramerr.New("calibration", "calibration %s has no file", c.Name)
+	}
+	ref, err := LoadCalibrationRef(filepath.Join(r.Dir, relPath))
+	if err != nil {
+		return nil, err
+	}
+	if ref.SHA256 != calibrationHash(c) {
+		return nil, paramerr.New("calibration", "%s is not calibration %s as calibrate() made it (was the file edited?)", ref.Path, c.Name)
+	}
+	return ref, nil
+}
+
+func fileExists(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && !st.IsDir()
 }
 
 func startVLLM(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
@@ -147,6 +232,7 @@ func startVLLM(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple
 		"max_num_seqs?", &a.maxSeqs, "max_model_len?", &a.maxLen, "gpu_memory_utilization?", &a.gmu,
 		"quantization?", &a.quant, "extra_args?", &a.extra, "env?", &a.env, "backend?", &backend, "url?", &a.url,
 		"ready_timeout?", &a.ready, "name?", &a.name, "port?", &a.port, "allow_busy?", &a.allowBusy, "sim_gpu?", &a.simGPU,
+		"calibration?", &a.calibration,
 	); err != nil {
 		return nil, err
 	}
@@ -155,7 +241,7 @@ func startVLLM(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple
 	default:
 		return nil, paramerr.New("backend", "want \"vllm\", \"sim\" or \"external\", got %q (start_server starts the other engines)", backend)
 	}
-	spec, err := a.spec(backend, gpus)
+	spec, err := a.spec(thread, backend, gpus)
 	if err != nil {
 		return nil, err
 	}
@@ -171,14 +257,13 @@ func startServer(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 		"max_num_seqs?", &a.maxSeqs, "max_model_len?", &a.maxLen, "gpu_memory_utilization?", &a.gmu,
 		"quantization?", &a.quant, "extra_args?", &a.extra, "env?", &a.env, "url?", &a.url,
 		"ready_timeout?", &a.ready, "name?", &a.name, "port?", &a.port, "allow_busy?", &a.allowBusy, "sim_gpu?", &a.simGPU,
-		"parallel?", &parallel,
+		"parallel?", &parallel, "calibration?", &a.calibration,
 	); err != nil {
 		return nil, err
 	}
 	if _, ok := engines[engine]; !ok {
 		return nil, paramerr.New("engine", "want %s, got %q", engineChoices(EngineNames()), engine)
 	}
-	slotEngine := engine == EngineLlamaCpp || engine == EngineOllama
 	if parallel.Set {
 		if a.maxSeqs.Set && a.maxSeqs.V != parallel.V {
 			return nil, paramerr.New("parallel", "parallel=%d and max_num_seqs=%d are one setting: give one of them", parallel.V, a.maxSeqs.V)
@@ -189,41 +274,30 @@ func startServer(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 		a.maxSeqs = parallel
 	}
 	defaultGPUs := 1
-	if slotEngine {
+	if slotEngine(engine) {
 		defaultGPUs = 0
-		if a.model.Set && !filepath.IsAbs(a.model.V) {
-			// A model file is relative to the plan, as dataset(path=...) is.
-			a.model.V = filepath.Join(filepath.Dir(callerFile(thread)), a.model.V)
-			if abs, err := filepath.Abs(a.model.V); err == nil {
-				a.model.V = abs
-			}
-		}
 	}
-	spec, err := a.spec(engine, gpus.Or(defaultGPUs))
+	spec, err := a.spec(thread, engine, gpus.Or(defaultGPUs))
 	if err != nil {
 		return nil, err
 	}
 	return start(thread, b, args, kwargs, spec)
 }
 
-// callerFile is the file of the Starlark code calling the running builtin.
-func callerFile(thread *starlark.Thread) string {
-	for i := 0; i < thread.CallStackDepth(); i++ {
-		if fr := thread.CallFrame(i); fr.Pos.IsValid() && fr.Pos.Filename() != "<builtin>" {
-			return fr.Pos.Filename()
-		}
-	}
-	return "."
-}
-
-// start is the journaled start of a normalized spec, or the adoption of its recorded result.
+// start is the journaled start of a normalized spec, or the adoption of its recorded result. A
+// calibrated start's step key holds the calibration's hash: after --resume with a changed
+// calibration the server starts again instead of keeping the old twin's capacity.
 func start(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple, spec Spec) (starlark.Value, error) {
 	if err := spec.Normalize(); err != nil {
 		return nil, err
 	}
 	mgr := ManagerFor(runtime.FromThread(thread))
 	var h *Handle
-	info, err := runtime.Step(thread, b, args, kwargs, func(ctx context.Context) (Info, error) {
+	key := runtime.CanonicalArgs(args, kwargs)
+	if spec.Calibration != nil {
+		key += ", calibration_sha256=" + spec.Calibration.SHA256
+	}
+	info, err := runtime.KeyedStep(thread, b.Name(), key, func(ctx context.Context) (Info, error) {
 		var err error
 		if h, err = mgr.Start(ctx, spec); err != nil {
 			return Info{}, err

@@ -335,12 +335,14 @@ func TestEngineReadiness(t *testing.T) {
 	}
 }
 
+// Without a calibration the simulator has no step time for a CPU engine (see
+// TestVirtualSlotEngineNeedsCalibration for the twin it runs with one).
 func TestVirtualRunsRefuseGGUFModels(t *testing.T) {
 	m := newTestManager(t)
 	m.Virtual = true
 	_, err := m.Start(context.Background(), Spec{Backend: EngineOllama, Model: "/m/tiny.gguf"})
 	var pe *paramerr.Error
-	if !errors.As(err, &pe) || pe.Param != "model" || !strings.Contains(err.Error(), "not ollama's .gguf files") {
+	if !errors.As(err, &pe) || pe.Param != "calibration" || !strings.Contains(err.Error(), "no step time for ollama: give calibration=") {
 		t.Fatalf("got %v", err)
 	}
 }

@@ -102,8 +102,8 @@ func (h *Handle) Alive() error {
 	return nil
 }
 
-// NewVirtual returns a fresh simulator in virtual time configured like this server, for one
-// sweep point of a --virtual run.
+// NewVirtual returns a fresh simulator in virtual time configured like this server (its twin when
+// it has a calibration), for one sweep point of a --virtual run or of a twin.
 func (h *Handle) NewVirtual(seed uint64) (*sim.VirtualServer, error) {
 	cfg, err := simConfig(h.Spec)
 	if err != nil {
@@ -167,6 +167,8 @@ type ManifestEntry struct {
 	URL           string   `json:"url,omitempty"`
 	Command       []string `json:"command,omitempty"`
 	Virtual       bool     `json:"virtual,omitempty"`
+	// Calibration names the calibration a twin ran on.
+	Calibration string `json:"calibration,omitempty"`
 }
 
 // ManifestEntries lists servers for the manifest, in start order.
@@ -174,7 +176,7 @@ func ManifestEntries(infos []Info) []ManifestEntry {
 	out := make([]ManifestEntry, len(infos))
 	for i, in := range infos {
 		out[i] = ManifestEntry{Name: in.Name, Engine: in.Backend, EngineVersion: in.EngineVersion, Model: in.Model,
-			URL: in.URL, Command: in.Command, Virtual: in.Virtual}
+			URL: in.URL, Command: in.Command, Virtual: in.Virtual, Calibration: in.Calibration}
 	}
 	return out
 }

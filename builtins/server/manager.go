@@ -188,7 +188,7 @@ func (m *Manager) launch(ctx context.Context, h *Handle) (Info, error) {
 		TensorParallel: spec.TensorParallel, DataParallel: spec.DataParallel, Config: specConfig(spec)}
 	var err error
 	switch {
-	case m.Virtual:
+	case m.Virtual || spec.Twin():
 		err = m.launchVirtual(h, &info)
 	case spec.Backend == BackendExternal:
 		err = m.launchExternal(ctx, &info)
@@ -216,22 +216,35 @@ func (m *Manager) launch(ctx context.Context, h *Handle) (Info, error) {
 	return info, nil
 }
 
+// launchVirtual makes h the simulator in virtual time: every server of a --virtual run, and a
+// calibrated twin in any run. A calibration makes the simulator that server's twin.
 func (m *Manager) launchVirtual(h *Handle, info *Info) error {
-	if h.Spec.Backend == BackendExternal && h.Spec.Model == "" {
+	spec := h.Spec
+	if spec.Backend == BackendExternal && spec.Model == "" {
 		return paramerr.New("model", "--virtual simulates every server: an external server needs model= to be simulated")
 	}
-	if b := h.Spec.Backend; b == EngineLlamaCpp || b == EngineOllama {
-		return paramerr.New("model", "--virtual simulates every server, and the simulator knows models by name or config.json, not %s's .gguf files", b)
+	if slotEngine(spec.Backend) && spec.Calibration == nil {
+		return paramerr.New("calibration", "--virtual simulates every server, and the simulator has no step time for %s: "+
+			"give calibration= (calibrate() on a real run of this server) to run its twin instead", spec.Backend)
 	}
-	cfg, err := simConfig(h.Spec)
+	if strings.HasSuffix(strings.ToLower(spec.Model), ".gguf") {
+		if err := checkModelFile(spec.Model); err != nil {
+			return err
+		}
+	}
+	cfg, err := simConfig(spec)
 	if err != nil {
 		return err
 	}
-	kv, err := simKVCache(cfg)
+	slots := slotEngine(spec.Backend) || (spec.Calibration != nil && slotEngine(spec.Calibration.Cal.Engine))
+	kv, err := simKVCache(cfg, slots)
 	if err != nil {
 		return fmt.Errorf("server %s failed to start (simulated): %v", info.Name, err)
 	}
 	info.Virtual, info.KVCache, info.URL, info.EngineVersion = true, kv, "virtual://"+info.Name, SimVersion
+	if spec.Calibration != nil {
+		info.Calibration = spec.Calibration.Name
+	}
 	return nil
 }
 
@@ -454,6 +467,9 @@ func specConfig(s Spec) map[string]any {
 	}
 	if s.SimGPU != "" {
 		c["sim_gpu"] = s.SimGPU
+	}
+	if s.Calibration != nil {
+		c["calibration"] = s.Calibration.Name
 	}
 	return c
 }

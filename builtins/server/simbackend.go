@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 
 	"starlab/builtins/sim"
@@ -15,31 +16,45 @@ import (
 )
 
 // simArgs is the `vllm serve` command line for spec without the executable: the simulator parses
-// exactly what a real vLLM would get, plus the GPU model it simulates.
+// exactly what a real vLLM would get, plus the GPU model it simulates and the calibration that
+// makes it a twin.
 func simArgs(spec Spec, host string, port int) []string {
 	args := VLLMCommand("vllm", spec, host, port)[1:]
 	if spec.SimGPU != "" {
 		args = append(args, "--sim-gpu", spec.SimGPU)
 	}
-	return args
+	return append(args, calibrationArgs(spec)...)
 }
 
-// simConfig is the simulator configuration for spec.
+// simConfig is the simulator configuration for spec. A calibration file that changed since the
+// server started is an error: the server's identity is the calibration it started with.
 func simConfig(spec Spec) (sim.Config, error) {
 	o, err := sim.ParseServeArgs(simArgs(spec, "127.0.0.1", 0))
 	if err != nil {
+		if spec.Calibration != nil && strings.Contains(err.Error(), "--calibration") {
+			return sim.Config{}, paramerr.New("calibration", "%v", err)
+		}
 		return sim.Config{}, paramerr.New("extra_args", "%v", err)
+	}
+	if ref := spec.Calibration; ref != nil && calibrationHash(o.Config.Calibration) != ref.SHA256 {
+		return sim.Config{}, paramerr.New("calibration", "%s changed since the server started with it: start the twin again", ref.Path)
 	}
 	return o.Config, nil
 }
 
-// simKVCache is what the simulator's start-up log would report for cfg.
-func simKVCache(cfg sim.Config) (*KVCache, error) {
+// simKVCache is what the simulator's start-up log would report for cfg. A twin of llama.cpp or
+// ollama (slots) also states its slots and each slot's context, as those engines do.
+func simKVCache(cfg sim.Config, slots bool) (*KVCache, error) {
 	r, err := sim.Resolve(cfg)
 	if err != nil {
 		return nil, err
 	}
-	return &KVCache{MemoryGiB: r.KVCacheGiB(), Tokens: r.KVTokens, MaxConcurrency: r.MaxConcurrency, TokensPerRequest: r.MaxModelLen}, nil
+	kv := &KVCache{MemoryGiB: r.KVCacheGiB(), Tokens: r.KVTokens, MaxConcurrency: r.MaxConcurrency, TokensPerRequest: r.MaxModelLen}
+	if slots {
+		kv.Slots, kv.SlotContext, kv.MaxConcurrency = r.MaxNumSeqs, r.MaxModelLen, 0
+		kv.perRequest()
+	}
+	return kv, nil
 }
 
 // simServer is the simulator serving HTTP in this process: same API, logs and /metrics as a

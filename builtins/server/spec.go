@@ -44,6 +44,9 @@ type Spec struct {
 	AllowBusy    bool          `json:"allow_busy,omitempty"`
 	// SimGPU is the GPU the simulator models (catalog name) for backend "sim" and --virtual runs.
 	SimGPU string `json:"sim_gpu,omitempty"`
+	// Calibration makes the simulator a fitted server's twin: backend "sim" then runs in virtual
+	// time with it, and any other engine runs as that twin under --virtual.
+	Calibration *CalibrationRef `json:"calibration,omitempty"`
 }
 
 // Normalize validates the spec and fills the derived fields; the engine checks what is its own
@@ -63,6 +66,9 @@ func (s *Spec) Normalize() error {
 	if s.URL != "" {
 		return paramerr.New("url", "only backend \"external\" takes a url")
 	}
+	if s.Model == "" && s.Calibration != nil {
+		s.Model = s.Calibration.Cal.Model // the model the calibration measured
+	}
 	if s.Model == "" {
 		return paramerr.New("model", "want a model name or path")
 	}
@@ -81,7 +87,10 @@ func (s *Spec) Normalize() error {
 	if s.ReadyTimeout <= 0 {
 		s.ReadyTimeout = 20 * time.Minute
 	}
-	return e.Check(s)
+	if err := e.Check(s); err != nil {
+		return err
+	}
+	return s.checkCalibration()
 }
 
 // Key identifies the server's configuration: same key, same server.
@@ -95,10 +104,22 @@ func (s Spec) Key() string {
 }
 
 // DefaultName is a readable name derived from the configuration: "Llama-3.1-8B-1gpu",
-// "Llama-3.1-8B-4gpu-dp4", "Llama-3.1-8B-sglang-2gpu", "tiny-ollama-cpu".
+// "Llama-3.1-8B-4gpu-dp4", "Llama-3.1-8B-sglang-2gpu", "tiny-ollama-cpu", "tiny-ollama-cpu-twin".
 func (s Spec) DefaultName() string {
 	if s.Backend == BackendExternal {
 		return "external"
+	}
+	if s.Twin() {
+		// Named as the server it is the twin of would be: "tiny-ollama-cpu-twin".
+		real := s
+		real.Backend, real.Calibration = s.Calibration.Cal.Engine, nil
+		if _, ok := engines[real.Backend]; !ok || real.Backend == BackendExternal {
+			real.Backend = BackendVLLM
+		}
+		if s.Calibration.Cal.GPU == "" {
+			real.GPUs = 0
+		}
+		return real.DefaultName() + "-twin"
 	}
 	base := path.Base(strings.TrimSuffix(s.Model, "/config.json"))
 	if ext := path.Ext(base); strings.EqualFold(ext, ".gguf") {

@@ -3,8 +3,11 @@ package sim
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -167,5 +170,89 @@ func TestGPUStates(t *testing.T) {
 	idle := s.GPUStates()[0]
 	if idle.Utilization != 0 || idle.PowerWatts < 69.9 || idle.PowerWatts > 70.1 || idle.EnergyMillijoules <= st[0].EnergyMillijoules {
 		t.Errorf("idle %+v", idle)
+	}
+}
+
+// `starlab sim serve --calibration FILE` serves the twin: the calibrated step time instead of the
+// roofline, and the measured engine's limits wherever the command line sets none.
+func TestServeCalibration(t *testing.T) {
+	cal := Calibration{Name: "l40s-llama8b", Engine: "vllm", Model: "Llama-3.1-8B", GPU: "L40S", Confidence: 0.95,
+		Step:   LinearCost{FixedMs: 100, PerPrefillTokenMs: 0.01, PerDecodeSeqMs: 0.5, PerContextTokenMs: 0.0001, RequestOverheadMs: 2},
+		Limits: Limits{MaxNumSeqs: 6, MaxNumBatchedTokens: 512, KVTokens: 8192, MaxModelLen: 2048, TensorParallel: 1}}
+	data, _ := json.Marshal(cal)
+	path := filepath.Join(t.TempDir(), "cal.json")
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	o, err := ParseServeArgs(strings.Fields("serve Llama-3.1-8B --max-num-seqs 8 --calibration " + path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Config.Calibration == nil || o.Config.Calibration.Name != "l40s-llama8b" {
+		t.Fatalf("calibration not loaded: %+v", o.Config.Calibration)
+	}
+	r, err := Resolve(o.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l := r.Cost.Linear; l == nil || l.FixedMs != 100 || l.PerDecodeSeqMs != 0.5 || l.CalibratedTP != 1 {
+		t.Fatalf("step time: %+v", r.Cost.Linear)
+	}
+	// --max-num-seqs wins; the rest are the calibration's, on its GPU.
+	if r.MaxNumSeqs != 8 || r.MaxNumBatchedTokens != 512 || r.MaxModelLen != 2048 || r.KVTokens != 8192 || r.GPUInfo.Name != "L40S" {
+		t.Errorf("limits: seqs %d, batch %d, len %d, kv %d, gpu %s", r.MaxNumSeqs, r.MaxNumBatchedTokens, r.MaxModelLen, r.KVTokens, r.GPUInfo.Name)
+	}
+	// Four decodes over 400 tokens of context: 100 + 4 × 0.5 + 400 × 0.0001 ms.
+	if d, _ := r.stepTime(batchShape{seqs: 4, tokens: 4, decodes: 4, decodeCtx: 400, ctxTokens: 400}); (d - 102040*time.Microsecond).Abs() > time.Microsecond {
+		t.Errorf("decode step %v, want 102.04ms", d)
+	}
+	for _, bad := range []string{"--calibration", "--calibration " + path + ".missing"} {
+		if _, err := ParseServeArgs(strings.Fields("serve Llama-3.1-8B " + bad)); err == nil || !strings.Contains(err.Error(), "argument --calibration") {
+			t.Errorf("%q: %v", bad, err)
+		}
+	}
+
+	// Served: the start-up lines are the twin's and a request of 4 tokens takes 4 steps of at
+	// least 100 ms (the roofline's step for this model on an L40S is ~20 ms).
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pr, pw := io.Pipe()
+	code := make(chan int, 1)
+	go func() {
+		code <- ServeMain(ctx, strings.Fields("serve --host 127.0.0.1 --port 0 --calibration "+path+" Llama-3.1-8B"), pw, io.Discard)
+		pw.Close()
+	}()
+	var log strings.Builder
+	url := ""
+	sc := bufio.NewScanner(pr)
+	re := regexp.MustCompile(`on (http://\S+)`)
+	for url == "" && sc.Scan() {
+		log.WriteString(sc.Text() + "\n")
+		if m := re.FindStringSubmatch(sc.Text()); m != nil {
+			url = m[1]
+		}
+	}
+	go io.Copy(io.Discard, pr)
+	if !strings.Contains(log.String(), "GPU KV cache size: 8,192 tokens") || !strings.Contains(log.String(), "Maximum concurrency for 2,048 tokens per request") {
+		t.Errorf("start-up lines are not the twin's:\n%s", log.String())
+	}
+	start := time.Now()
+	resp, err := http.Post(url+"/v1/completions", "application/json", strings.NewReader(`{"model":"Llama-3.1-8B","prompt":"hi","max_tokens":4,"ignore_eos":true}`))
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("%v %v", resp, err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if took := time.Since(start); took < 400*time.Millisecond {
+		t.Errorf("4 tokens took %v: the served twin does not use the calibrated 100 ms step", took)
+	}
+	cancel()
+	select {
+	case c := <-code:
+		if c != 0 {
+			t.Errorf("exit %d", c)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("ServeMain did not return after cancel")
 	}
 }
