@@ -51,8 +51,9 @@ var twinPlotSuffix = map[string]string{
 const (
 	// loadTolerance is the relative difference under which two offered rates are the same load.
 	loadTolerance = 1e-6
-	// minR2 is the fit quality under which a calibration is flagged.
-	minR2 = 0.9
+	// minR2 and maxMAPE are the fit quality under (over) which a calibration is flagged.
+	minR2   = 0.9
+	maxMAPE = 10.0
 	// lengthSlack is how far (relative) a twin point's mean prompt or output length may lie
 	// outside the calibrated lengths before it counts as extrapolation: lengths vary by sample.
 	lengthSlack = 0.10
@@ -456,9 +457,12 @@ func calibrationWarnings(cals []CalibrationSummary) []string {
 				"predictions that depend on them are guesses (measure a wider range of loads or lengths)",
 				c.Name, strings.Join(c.Unidentified, ", ")))
 		}
-		if r2 := float64(c.R2); math.IsNaN(r2) || r2 < minR2 {
-			lines = append(lines, fmt.Sprintf("- calibration %s: ⚠ poor fit: R² %s < %s (MAPE %s%%): the twin does not reproduce "+
-				"the measurements it was fitted on", c.Name, fmtNum(r2), fmtNum(minR2), fmtNum(float64(c.MAPEPct))))
+		// R² is null when the fitted figures hardly vary between the points (within their noise):
+		// then only the relative error says how well the twin reproduces them.
+		r2, mape := float64(c.R2), float64(c.MAPEPct)
+		if mape > maxMAPE || (!math.IsNaN(r2) && r2 < minR2) {
+			lines = append(lines, fmt.Sprintf("- calibration %s: ⚠ poor fit: R² %s, MAPE %s%% (a fit is poor under R² %s or over MAPE %s%%): "+
+				"the twin does not reproduce the measurements it was fitted on", c.Name, fmtR2(r2), fmtNum(mape), fmtNum(minR2), fmtNum(maxMAPE)))
 		}
 	}
 	return lines
@@ -589,4 +593,12 @@ func twinKnee(knees []Knee, twin, meas string) *TwinKnee {
 		out.MaxThroughputErrorPct = Num(100 * (float64(t.MaxThroughput) - mt) / mt)
 	}
 	return out
+}
+
+// fmtR2 is R², or a dash when it is undefined (the figures did not vary between the points).
+func fmtR2(r2 float64) string {
+	if math.IsNaN(r2) {
+		return "— (the figures hardly vary between the points)"
+	}
+	return fmtNum(r2)
 }

@@ -47,7 +47,7 @@ func writeCalibrations(b *strings.Builder, cals []CalibrationSummary, level floa
 			fmt.Fprintf(b, "Engine limits kept by the twin: %s.\n\n", l)
 		}
 		rg := c.Range
-		fmt.Fprintf(b, "Fitted on %s requests in flight at the engine, mean prompt %s tokens, mean output %s tokens, throughput %s req/s.\n\n",
+		fmt.Fprintf(b, "Fitted on %s requests in flight at the engine, prompts of %s tokens, outputs of %s tokens, throughput %s req/s.\n\n",
 			fmtRange(floats(rg.Running)), fmtRange(floats(rg.InputTokens)), fmtRange(floats(rg.OutputTokens)),
 			fmtRange(floats(rg.RequestThroughput)))
 		if len(c.Points) > 0 {

@@ -285,7 +285,7 @@ func TestTwinExtrapolations(t *testing.T) {
 	}
 	for _, line := range []string{
 		"- calibration cal: ⚠ not identified: the measurements do not determine per_context_token_ms;",
-		"- calibration cal: ⚠ poor fit: R² 0.85 < 0.9 (MAPE 4.9%)",
+		"- calibration cal: ⚠ poor fit: R² 0.85, MAPE 4.9%",
 		"- twin_closed, concurrency 16: ⚠ extrapolated: 16 requests in flight, calibrated on 1–4 (4× the calibrated maximum); " +
 			"mean prompt of 1024 tokens per request, calibrated on 500–520 (+96.9%): the twin (calibration cal) extrapolates",
 		"- twin_open, rate 1 req/s: ⚠ extrapolated: mean output of 80 tokens per request, calibrated on 100–128 (−20.0%): the twin (calibration cal) extrapolates",
@@ -307,18 +307,21 @@ func TestTwinExtrapolations(t *testing.T) {
 func TestCalibrationWarnings(t *testing.T) {
 	for _, tc := range []struct {
 		name         string
-		r2           float64
+		r2, mape     float64
 		unidentified []string
 		want         []string
 	}{
-		{"good", 0.97, nil, nil},
-		{"poor fit", 0.5, nil, []string{"⚠ poor fit: R² 0.5 < 0.9"}},
-		{"unidentified", 0.95, []string{"per_context_token_ms", "request_overhead_ms"},
+		{"good", 0.97, 2, nil, nil},
+		{"poor fit", 0.5, 2, nil, []string{"⚠ poor fit: R² 0.5, MAPE 2%"}},
+		{"large errors", 0.95, 14, nil, []string{"⚠ poor fit: R² 0.95, MAPE 14%"}},
+		{"unidentified", 0.95, 2, []string{"per_context_token_ms", "request_overhead_ms"},
 			[]string{"⚠ not identified: the measurements do not determine per_context_token_ms, request_overhead_ms"}},
-		{"no R²", math.NaN(), nil, []string{"⚠ poor fit: R² — < 0.9"}},
+		// Figures that hardly vary have no R²; small errors are then a good fit.
+		{"no R², small errors", math.NaN(), 3, nil, nil},
+		{"no R², large errors", math.NaN(), 12, nil, []string{"⚠ poor fit: R² — (the figures hardly vary between the points), MAPE 12%"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := calibrationWarnings([]CalibrationSummary{{Name: "c", R2: Num(tc.r2), Unidentified: tc.unidentified}})
+			got := calibrationWarnings([]CalibrationSummary{{Name: "c", R2: Num(tc.r2), MAPEPct: Num(tc.mape), Unidentified: tc.unidentified}})
 			if len(got) != len(tc.want) {
 				t.Fatalf("got %q, want %d lines", got, len(tc.want))
 			}

@@ -80,8 +80,8 @@ type FitPoint struct {
 	ErrorPct    map[string]float64 `json:"error_pct"`
 }
 
-// LoadRange bounds the calibration points: requests in flight at the engine, mean prompt and
-// output lengths, and throughput.
+// LoadRange bounds the calibration points: requests in flight at the engine, prompt and output
+// lengths (of the requests when they were known, else the points' means), and throughput.
 type LoadRange struct {
 	Running           [2]float64 `json:"running"`
 	InputTokens       [2]float64 `json:"input_tokens"`

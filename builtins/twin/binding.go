@@ -287,13 +287,14 @@ func readRequests(path string) map[int][]Request {
 	dec := json.NewDecoder(bufio.NewReader(f))
 	for {
 		var row struct {
-			Point       int      `json:"point"`
-			Repeat      int      `json:"repeat"`
-			Warmup      bool     `json:"warmup"`
-			TTFT        *float64 `json:"ttft_ms"`
-			InputTokens int      `json:"input_tokens"`
-			Error       string   `json:"error"`
-			Incomplete  bool     `json:"incomplete"`
+			Point        int      `json:"point"`
+			Repeat       int      `json:"repeat"`
+			Warmup       bool     `json:"warmup"`
+			TTFT         *float64 `json:"ttft_ms"`
+			InputTokens  int      `json:"input_tokens"`
+			OutputTokens int      `json:"output_tokens"`
+			Error        string   `json:"error"`
+			Incomplete   bool     `json:"incomplete"`
 		}
 		if err := dec.Decode(&row); err != nil {
 			return out
@@ -301,7 +302,7 @@ func readRequests(path string) map[int][]Request {
 		if row.Warmup || row.Repeat != 0 || row.Error != "" || row.Incomplete || row.TTFT == nil {
 			continue
 		}
-		out[row.Point] = append(out[row.Point], Request{InputTokens: row.InputTokens, TTFTMs: *row.TTFT})
+		out[row.Point] = append(out[row.Point], Request{InputTokens: row.InputTokens, OutputTokens: row.OutputTokens, TTFTMs: *row.TTFT})
 	}
 }
 

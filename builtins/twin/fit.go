@@ -10,8 +10,8 @@ import (
 	"gonum.org/v1/gonum/mat"
 
 	"starlab/builtins/sim"
-	"starlab/runtime/jsonnum"
 	"starlab/builtins/sweep"
+	"starlab/runtime/jsonnum"
 	"starlab/stats"
 )
 
@@ -35,10 +35,11 @@ const (
 	ttftLong  = "ttft_long_prompts_ms"
 )
 
-// Request is one measured request: its prompt length and time to first token.
+// Request is one measured request: its lengths and time to first token.
 type Request struct {
-	InputTokens int
-	TTFTMs      float64
+	InputTokens  int
+	OutputTokens int
+	TTFTMs       float64
 }
 
 // outcome is a point's figures: the point and, when known, its requests.
@@ -539,7 +540,7 @@ func predict(ctx context.Context, p Problem, step sim.LinearCost) ([]outcome, er
 		if pt.Requests != nil {
 			o.OnRecord = func(_ sweep.PointSpec, r *sweep.RequestRecord) {
 				if !r.Warmup && r.OK() {
-					reqs = append(reqs, Request{InputTokens: r.InputTokens, TTFTMs: float64(r.TTFT()) / 1e6})
+					reqs = append(reqs, Request{InputTokens: r.InputTokens, OutputTokens: r.OutputTokens, TTFTMs: float64(r.TTFT()) / 1e6})
 				}
 			}
 		} else {
@@ -678,8 +679,9 @@ func sumSq(r []float64) float64 {
 	return s / 2
 }
 
-// quality is R² of the log-scale observations (about each metric's own mean) and the RMS and
-// mean absolute relative errors of the predictions, in percent.
+// quality is R² of the log-scale observations (about each metric's own mean; NaN when they vary
+// no more than their noise) and the RMS and mean absolute relative errors of the predictions, in
+// percent.
 func quality(obs []observation, preds []outcome) (r2, rmse, mape float64) {
 	means := map[string]float64{}
 	counts := map[string]int{}
@@ -690,8 +692,9 @@ func quality(obs []observation, preds []outcome) (r2, rmse, mape float64) {
 	for m := range means {
 		means[m] /= float64(counts[m])
 	}
-	var ssRes, ssTot, sq, abs float64
+	var ssRes, ssTot, noise, sq, abs float64
 	for _, o := range obs {
+		noise += o.sigma * o.sigma
 		pv := preds[o.point].figure(o.metric, o.split)
 		lv := math.Log(o.value)
 		d := math.Log(math.Max(pv, 1e-12)) - lv
@@ -702,8 +705,10 @@ func quality(obs []observation, preds []outcome) (r2, rmse, mape float64) {
 		abs += math.Abs(rel)
 	}
 	n := float64(len(obs))
+	// R² explains variation; when the figures vary between the points no more than their own
+	// noise, there is none to explain and R² is undefined.
 	r2 = math.NaN()
-	if ssTot > 0 {
+	if ssTot > noise {
 		r2 = 1 - ssRes/ssTot
 	}
 	return r2, 100 * math.Sqrt(sq/n), 100 * abs / n
@@ -733,25 +738,38 @@ func fitPoints(p Problem, obs []observation, preds []outcome) []sim.FitPoint {
 	return out
 }
 
-// loadRange is the operating range of the points: requests at the engine, mean lengths, and
-// throughput.
+// loadRange is the operating range of the points: requests at the engine, throughput, and the
+// requests' lengths (each request's when the requests are known, else the points' means).
 func loadRange(p Problem) sim.LoadRange {
 	var r sim.LoadRange
+	first := true
 	for i, pt := range p.Points {
 		running := math.Ceil(inFlight(pt, p.Limits) - 1e-9)
-		in, out := meanLengths(pt.Measured)
 		x := float64(pt.Measured.RequestThroughput)
 		if i == 0 {
 			r.Running = [2]float64{running, running}
-			r.InputTokens = [2]float64{in, in}
-			r.OutputTokens = [2]float64{out, out}
 			r.RequestThroughput = [2]float64{x, x}
-			continue
+		} else {
+			widen(&r.Running, running)
+			widen(&r.RequestThroughput, x)
 		}
-		widen(&r.Running, running)
-		widen(&r.InputTokens, in)
-		widen(&r.OutputTokens, out)
-		widen(&r.RequestThroughput, x)
+		lengths := [][2]float64{}
+		for _, q := range pt.Requests {
+			lengths = append(lengths, [2]float64{float64(q.InputTokens), float64(q.OutputTokens)})
+		}
+		if len(lengths) == 0 {
+			in, out := meanLengths(pt.Measured)
+			lengths = append(lengths, [2]float64{in, out})
+		}
+		for _, l := range lengths {
+			if first {
+				r.InputTokens, r.OutputTokens = [2]float64{l[0], l[0]}, [2]float64{l[1], l[1]}
+				first = false
+				continue
+			}
+			widen(&r.InputTokens, l[0])
+			widen(&r.OutputTokens, l[1])
+		}
 	}
 	return r
 }
