@@ -358,7 +358,7 @@ func TestTwinReportGolden(t *testing.T) {
 		"## Calibrations", "| fixed_ms | 12.00 ± 0.80 | 0.4 | fitted |", "| per_context_token_ms | 0 | — | ⚠ not identified |", "| per_prefill_seq_ms | 2 | — | fixed |",
 		"| request_overhead_ms | 3.0 [0.4, 6.9] | 1.5 | fitted |",
 		"Twin of server real (llama.cpp, model `tiny-llama3.gguf`), fitted on probe: 9 observations, R² 0.85, RMSE 6.2%, MAPE 4.9%.",
-		"Fitted on 1–4 requests in flight at the engine, mean prompt 500–520 tokens, mean output 100–128 tokens, throughput 0.5–1.8 req/s.",
+		"Fitted on 1–4 requests in flight at the engine, prompts of 500–520 tokens, outputs of 100–128 tokens, throughput 0.5–1.8 req/s.",
 		"| probe, concurrency 1 | throughput (req/s) | 0.5 | 0.52 | +4.0% |",
 		"## Twin vs measurement", "### twin_open (twin, calibration cal) vs meas_open (server real)",
 		"4 measured points paired (2 interpolated); 2 without a twin point at their load, skipped (rate 0.5, 20).",
