@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -198,7 +199,11 @@ func calibrationArg(thread *starlark.Thread, v starlark.Value) (*CalibrationRef,
 				path = inRun
 			}
 		}
-		return LoadCalibrationRef(path)
+		ref, err := LoadCalibrationRef(path)
+		if err != nil {
+			return nil, err
+		}
+		return ref, keepInRun(r, ref)
 	}
 	c, ok := runtime.StateOf[*sim.Calibration](v, "Calibration")
 	if !ok {
@@ -217,6 +222,45 @@ func calibrationArg(thread *starlark.Thread, v starlark.Value) (*CalibrationRef,
 		return nil, paramerr.New("calibration", "%s is not calibration %s as calibrate() made it (was the file edited?)", ref.Path, c.Name)
 	}
 	return ref, nil
+}
+
+// keepInRun copies a calibration file from elsewhere into the run's calibrations/NAME.json, so the
+// run holds everything its report reads (the twin's calibration, its fitted range). When the run
+// already holds another calibration of that name (the file changed between a run and its
+// resume), the copy is renamed NAME-<first 8 hex of its hash>, and so is the twin's calibration.
+func keepInRun(r *runtime.Run, ref *CalibrationRef) error {
+	dst := filepath.Join(r.Dir, "calibrations", ref.Name+".json")
+	if dst == ref.Path {
+		return nil
+	}
+	if have, err := sim.LoadCalibration(dst); err == nil {
+		if calibrationHash(have) == ref.SHA256 {
+			ref.Path = dst
+			return nil
+		}
+		renamed := *ref.Cal
+		renamed.Name = ref.Name + "-" + ref.SHA256[:8]
+		ref.Cal, ref.Name = &renamed, renamed.Name
+		ref.SHA256 = calibrationHash(&renamed)
+		dst = filepath.Join(r.Dir, "calibrations", ref.Name+".json")
+		if have, err := sim.LoadCalibration(dst); err == nil && calibrationHash(have) == ref.SHA256 {
+			ref.Path = dst
+			return nil
+		}
+	}
+	data, err := json.MarshalIndent(ref.Cal, "", "  ")
+	if err != nil {
+		return err
+	}
+	path, err := r.Path(filepath.Join("calibrations", ref.Name+".json"))
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, append(data, '\n'), 0o644); err != nil {
+		return err
+	}
+	ref.Path = path
+	return nil
 }
 
 func fileExists(p string) bool {

@@ -48,6 +48,10 @@ func TestTwinScriptWall(t *testing.T) {
 	if !found {
 		t.Errorf("manifest servers lack the twin with its calibration: %v", servers)
 	}
+	// A calibration from outside the run is copied in: the run holds what its report reads.
+	if _, err := os.Stat(filepath.Join(run, "calibrations", "cpu-twin.json")); err != nil {
+		t.Errorf("the calibration file was not kept in the run: %v", err)
+	}
 }
 
 // calibrate() in a --virtual run returns a Calibration that start_vllm takes as a value or by its
