@@ -61,6 +61,13 @@ func results(t *testing.T, dir string) map[string][]byte {
 	return files
 }
 
+// virtualSets are the --set values a plan needs to run in virtual time: the twin plan's real
+// server is an ollama model file by default, which only a calibration can simulate, so its
+// preview measures the simulator of a vLLM server instead.
+var virtualSets = map[string]map[string]string{
+	"twin.star": {"engine": "vllm", "model": "Llama-3.1-8B", "gpu": "H100", "input_len": "512", "output_len": "128"},
+}
+
 func TestPlansInVirtualTime(t *testing.T) {
 	plans, _ := filepath.Glob("*.star")
 	bench, _ := filepath.Glob("bench/*.star")
@@ -69,8 +76,8 @@ func TestPlansInVirtualTime(t *testing.T) {
 			continue // a real engine on a real model file: TestRealEngine
 		}
 		t.Run(plan, func(t *testing.T) {
-			a := run(t, runtime.Options{PlanPath: plan, Virtual: true})
-			b := run(t, runtime.Options{PlanPath: plan, Virtual: true})
+			a := run(t, runtime.Options{PlanPath: plan, Virtual: true, Sets: virtualSets[plan]})
+			b := run(t, runtime.Options{PlanPath: plan, Virtual: true, Sets: virtualSets[plan]})
 			ra, rb := results(t, a), results(t, b)
 			if len(ra) != len(rb) {
 				t.Fatalf("the two runs wrote %d and %d files", len(ra), len(rb))
