@@ -36,12 +36,16 @@ points_or_sweep is a SweepResult, a list of them, or a list of point dicts, meas
 moderate load (closed-loop concurrency 1, 2, 4 is enough; a few minutes of measurement). The fit
 replays every point on the simulator in virtual time with the same requests (a SweepResult
 remembers its seed and dataset; a point dict is replayed with its mean lengths) and chooses the
-step-time parameters (sim.LinearCost: fixed_ms per step, per_prefill_token_ms,
+step-time parameters (fixed_ms per step, per_prefill_token_ms, per_prefill_seq_ms,
 per_decode_seq_ms, per_context_token_ms, and request_overhead_ms spent before the scheduler)
-whose predicted request_throughput, mean_ttft_ms and mean_tpot_ms best match the measured ones:
-weighted least squares on the log scale, each figure weighted by its interval (floored at
-min_error, the relative error no interval shows), by Levenberg–Marquardt. fixed = {"name": value}
-holds parameters instead of fitting them.
+whose predicted mean_tpot_ms, mean_e2el_ms and TTFT best match the measured ones. TTFT is two
+figures when the sweep's requests file is there: the mean over the requests with the shorter half
+of the prompts and over the longer half (their difference is a prompt token's cost); otherwise
+mean_ttft_ms. Weighted least squares on the log scale, each figure weighted by its interval
+(floored at min_error, the relative error no interval shows), by Levenberg–Marquardt on the
+parameters' logarithms, from the measurements' own starting guess and again with no request
+overhead; the better fit wins (.at_zero lists a parameter set to 0 that way). fixed =
+{"name": value} holds parameters instead of fitting them.
 
 The twin keeps the measured engine's scheduling limits: max_num_seqs (llama.cpp and ollama: the
 slots), the tokens one step computes (ollama 512, llama.cpp 2048, vLLM the server's setting),
@@ -51,7 +55,8 @@ lets the twin scale to more tensor-parallel GPUs (the weight-streaming share of 
 shrinks, an all-reduce term is added).
 
 Returns Calibration(.name .path .engine .model .gpu .params .ci .std_err .unidentified .fixed
-.r2 .rmse_pct .mape_pct .points .range .limits .level). params and ci are dicts by parameter
+.at_zero .r2 .rmse_pct .mape_pct .points .range .limits .level). r2 is NaN when the fitted figures vary
+between the points no more than their noise. params and ci are dicts by parameter
 name; an entry of .unidentified has no interval (the measurements cannot separate it from the
 others). points are the fitted points: measured, predicted and error_pct per figure. range is
 the operating range fitted (running, input_tokens, output_tokens, request_throughput: [lo, hi]);
@@ -493,7 +498,7 @@ func calibrationValue(c *sim.Calibration, rel string) *runtime.Object {
 	attrs := starlark.StringDict{
 		"name": starlark.String(c.Name), "path": starlark.String(rel), "engine": starlark.String(c.Engine),
 		"model": starlark.String(c.Model), "gpu": noneIfEmpty(c.GPU), "params": params, "ci": ci, "std_err": se,
-		"unidentified": stringList(c.Fit.Unidentified), "fixed": stringList(c.Fit.Fixed),
+		"unidentified": stringList(c.Fit.Unidentified), "fixed": stringList(c.Fit.Fixed), "at_zero": stringList(c.Fit.AtZero),
 		"r2": starlark.Float(c.Fit.R2), "rmse_pct": starlark.Float(c.Fit.RMSEPct), "mape_pct": starlark.Float(c.Fit.MAPEPct),
 		"points": starlark.NewList(points), "level": starlark.Float(c.Confidence),
 		"range": starlarkstruct.FromStringDict(starlark.String("range"), starlark.StringDict{
