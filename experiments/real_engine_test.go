@@ -39,16 +39,7 @@ func ollamaOrSkip(t *testing.T) string {
 // claim declared before the measurements must be supported at the run's confidence, the
 // start-up log must give the slots, and nothing the run started may outlive it.
 func TestRealEngine(t *testing.T) {
-	ollamaOrSkip(t)
-	tmp := t.TempDir()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	model := filepath.Join(tmp, "tiny.gguf")
-	if _, err := gguf.WriteTiny(ctx, model, gguf.DefaultTiny(), ""); err != nil {
-		t.Fatalf("writing the model: %v", err)
-	}
-	dir := run(t, runtime.Options{PlanPath: "real_engine.star", Sets: map[string]string{"model": model},
-		Out: filepath.Join(tmp, "run")})
+	dir := runOnRealEngine(t, "real_engine.star")
 
 	var rep struct {
 		Hypotheses []struct {
@@ -112,6 +103,21 @@ func TestRealEngine(t *testing.T) {
 	if left := processesMentioning(t, dir); len(left) > 0 {
 		t.Errorf("processes left running: %v", left)
 	}
+}
+
+// runOnRealEngine runs a plan on the real engine with a freshly written tiny model (its model
+// param) and returns the run directory; it skips without the engine, except in CI.
+func runOnRealEngine(t *testing.T, plan string) string {
+	t.Helper()
+	ollamaOrSkip(t)
+	tmp := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	model := filepath.Join(tmp, "tiny.gguf")
+	if _, err := gguf.WriteTiny(ctx, model, gguf.DefaultTiny(), ""); err != nil {
+		t.Fatalf("writing the model: %v", err)
+	}
+	return run(t, runtime.Options{PlanPath: plan, Sets: map[string]string{"model": model}, Out: filepath.Join(tmp, "run")})
 }
 
 // processesMentioning lists the processes whose command line or environment contains s (ollama

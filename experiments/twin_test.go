@@ -1,17 +1,13 @@
 package experiments_test
 
 import (
-	"context"
 	"encoding/json"
 	"math"
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
-	"starlab/builtins/catalog/gguf"
 	"starlab/builtins/sim"
-	"starlab/runtime"
 )
 
 // The twin plan on the real engine: calibrated from closed loops of 1, 2 and 4 requests (75 s of
@@ -20,16 +16,7 @@ import (
 // calibration file must load back into the simulator, and the report must set the twin's
 // predictions beside the measurements.
 func TestTwinOnTheRealEngine(t *testing.T) {
-	ollamaOrSkip(t)
-	tmp := t.TempDir()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	model := filepath.Join(tmp, "tiny.gguf")
-	if _, err := gguf.WriteTiny(ctx, model, gguf.DefaultTiny(), ""); err != nil {
-		t.Fatalf("writing the model: %v", err)
-	}
-	dir := run(t, runtime.Options{PlanPath: "twin.star", Sets: map[string]string{"model": model},
-		Out: filepath.Join(tmp, "run")})
+	dir := runOnRealEngine(t, "twin.star")
 
 	var rep struct {
 		Hypotheses []struct{ ID, Verdict, Evidence string } `json:"hypotheses"`
