@@ -23,7 +23,7 @@ func init() {
 		Signature: `start_vllm(model=None, gpus=1, tensor_parallel=None, data_parallel=1, max_num_seqs=None,
            max_model_len=None, gpu_memory_utilization=None, quantization=None, extra_args=[],
            env={}, backend="vllm", url=None, ready_timeout="20m", name=None, port=None,
-           allow_busy=False, sim_gpu=None, calibration=None)`,
+           allow_busy=False, sim_gpu=None, calibration=None, launcher=None)`,
 		Doc: `Starts an inference server; returns a Server (.name .url .model .gpus .config .kv_cache .engine .engine_version .stop()).
 
 start_vllm(...) is start_server("vllm", ...) with backend= choosing vllm, sim or external.
@@ -56,7 +56,10 @@ engine states them (llama.cpp, ollama, SGLang). gpus = tensor_parallel x data_pa
 running one is reused. On real GPUs, GPUs already holding other processes' memory are an error
 unless allow_busy=True. The start is a journaled step: after --resume the server starts only when
 a step that needs it must run. The manifest lists every server with its engine and version.
-Every server stops when the plan ends, fails or is interrupted.`,
+Every server stops when the plan ends, fails or is interrupted.
+
+launcher says where the engine runs: None is this machine, slurm(...) a Slurm batch job (see
+slurm). The launcher is part of the server's identity.`,
 		Fn: startVLLM,
 	})
 	runtime.Register(runtime.Builtin{
@@ -64,7 +67,7 @@ Every server stops when the plan ends, fails or is interrupted.`,
 		Signature: `start_server(engine, model=None, gpus=None, tensor_parallel=None, data_parallel=1,
            max_num_seqs=None, max_model_len=None, gpu_memory_utilization=None, quantization=None,
            extra_args=[], env={}, url=None, ready_timeout="20m", name=None, port=None,
-           allow_busy=False, sim_gpu=None, parallel=None, calibration=None)`,
+           allow_busy=False, sim_gpu=None, parallel=None, calibration=None, launcher=None)`,
 		Doc: `Starts a server of any engine and returns a Server, as start_vllm does.
 
 engine is "vllm", "sglang", "llama.cpp", "ollama", "sim" or "external". Each engine's executable
@@ -142,6 +145,7 @@ type serverArgs struct {
 	ready                           runtime.Duration
 	allowBusy                       bool
 	calibration                     starlark.Value
+	launcher                        starlark.Value
 }
 
 func newServerArgs() serverArgs { return serverArgs{dp: 1, ready: runtime.Duration(20 * time.Minute)} }
@@ -161,7 +165,11 @@ func (a *serverArgs) spec(thread *starlark.Thread, engine string, gpus int) (Spe
 		(slotEngine(engine) || strings.HasSuffix(strings.ToLower(a.model.V), ".gguf")) {
 		a.model.V = planFile(thread, a.model.V)
 	}
-	spec := Spec{Backend: engine, GPUs: gpus, DataParallel: a.dp, Model: a.model.V, Quantization: a.quant.V, URL: a.url.V,
+	launcher, err := launcherArg(a.launcher)
+	if err != nil {
+		return Spec{}, err
+	}
+	spec := Spec{Launcher: launcher, Backend: engine, GPUs: gpus, DataParallel: a.dp, Model: a.model.V, Quantization: a.quant.V, URL: a.url.V,
 		Name: a.name.V, SimGPU: a.simGPU.V, TensorParallel: a.tp.V, MaxNumSeqs: a.maxSeqs.V, MaxModelLen: a.maxLen.V,
 		Port: a.port.V, GPUMemoryUtilization: a.gmu.V, ExtraArgs: a.extra, Env: a.env, ReadyTimeout: a.ready.Std(),
 		AllowBusy: a.allowBusy, Calibration: cal}
@@ -276,7 +284,7 @@ func startVLLM(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple
 		"max_num_seqs?", &a.maxSeqs, "max_model_len?", &a.maxLen, "gpu_memory_utilization?", &a.gmu,
 		"quantization?", &a.quant, "extra_args?", &a.extra, "env?", &a.env, "backend?", &backend, "url?", &a.url,
 		"ready_timeout?", &a.ready, "name?", &a.name, "port?", &a.port, "allow_busy?", &a.allowBusy, "sim_gpu?", &a.simGPU,
-		"calibration?", &a.calibration,
+		"calibration?", &a.calibration, "launcher?", &a.launcher,
 	); err != nil {
 		return nil, err
 	}
@@ -301,7 +309,7 @@ func startServer(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 		"max_num_seqs?", &a.maxSeqs, "max_model_len?", &a.maxLen, "gpu_memory_utilization?", &a.gmu,
 		"quantization?", &a.quant, "extra_args?", &a.extra, "env?", &a.env, "url?", &a.url,
 		"ready_timeout?", &a.ready, "name?", &a.name, "port?", &a.port, "allow_busy?", &a.allowBusy, "sim_gpu?", &a.simGPU,
-		"parallel?", &parallel, "calibration?", &a.calibration,
+		"parallel?", &parallel, "calibration?", &a.calibration, "launcher?", &a.launcher,
 	); err != nil {
 		return nil, err
 	}

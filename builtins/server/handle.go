@@ -28,6 +28,11 @@ type Info struct {
 	Virtual        bool           `json:"virtual,omitempty"`
 	// Calibration names the calibration a twin runs on (calibrations/NAME.json), "" otherwise.
 	Calibration string `json:"calibration,omitempty"`
+	// Launcher is "slurm" for a server run as a batch job ("" on this machine); JobID is its job
+	// and ScriptSHA256 its job script's hash, so --resume re-attaches only to the same job.
+	Launcher     string `json:"launcher,omitempty"`
+	JobID        string `json:"job_id,omitempty"`
+	ScriptSHA256 string `json:"script_sha256,omitempty"`
 }
 
 // Handle is one server of a plan. Its process may not be running: after --resume the start is
@@ -45,6 +50,7 @@ type Handle struct {
 	devices []int
 	proc    *process
 	simSrv  *simServer
+	job     *slurmJob
 }
 
 // Info returns the server's description.
@@ -87,8 +93,11 @@ func (h *Handle) Ensure(ctx context.Context) (string, error) {
 // Alive returns an error naming the exit status and last log lines if the server died.
 func (h *Handle) Alive() error {
 	h.mu.Lock()
-	proc, simSrv, name := h.proc, h.simSrv, h.info.Name
+	proc, simSrv, job, name := h.proc, h.simSrv, h.job, h.info.Name
 	h.mu.Unlock()
+	if job != nil {
+		return job.alive(name)
+	}
 	if proc != nil {
 		if err := proc.exitErr(); err != nil {
 			return fmt.Errorf("server %s died (%v); last log lines:\n%s", name, err, proc.tail.Tail(20))
@@ -141,9 +150,16 @@ func (h *Handle) Stop() error {
 		return nil
 	}
 	h.stopped, h.running = true, false
-	proc, simSrv, devices := h.proc, h.simSrv, h.devices
-	h.proc, h.simSrv, h.devices = nil, nil, nil
+	proc, simSrv, devices, job := h.proc, h.simSrv, h.devices, h.job
+	jobID := h.info.JobID // a job adopted from the journal that no step needed is cancelled too
+	h.proc, h.simSrv, h.devices, h.job = nil, nil, nil, nil
 	h.mu.Unlock()
+	if job != nil || jobID != "" {
+		if job != nil {
+			jobID = job.id
+		}
+		h.mgr.stopJob(h.Name(), jobID)
+	}
 	if proc != nil {
 		proc.stop(h.mgr.Grace)
 	}
@@ -169,6 +185,9 @@ type ManifestEntry struct {
 	Virtual       bool     `json:"virtual,omitempty"`
 	// Calibration names the calibration a twin ran on.
 	Calibration string `json:"calibration,omitempty"`
+	// Launcher is "slurm" for a batch job, JobID its Slurm job.
+	Launcher string `json:"launcher,omitempty"`
+	JobID    string `json:"job_id,omitempty"`
 }
 
 // ManifestEntries lists servers for the manifest, in start order.
@@ -176,7 +195,8 @@ func ManifestEntries(infos []Info) []ManifestEntry {
 	out := make([]ManifestEntry, len(infos))
 	for i, in := range infos {
 		out[i] = ManifestEntry{Name: in.Name, Engine: in.Backend, EngineVersion: in.EngineVersion, Model: in.Model,
-			URL: in.URL, Command: in.Command, Virtual: in.Virtual, Calibration: in.Calibration}
+			URL: in.URL, Command: in.Command, Virtual: in.Virtual, Calibration: in.Calibration,
+			Launcher: in.Launcher, JobID: in.JobID}
 	}
 	return out
 }

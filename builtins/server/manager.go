@@ -35,6 +35,9 @@ type Manager struct {
 	Host string
 	// BusyCheck, when set, fails a GPU engine's start on GPUs that other processes already use (NVML).
 	BusyCheck func(devices []int) error
+	// SlurmBind is the address a Slurm job's engine listens on and is reached at; "" listens on
+	// 0.0.0.0 and reaches the node by its host name (tests bind 127.0.0.1).
+	SlurmBind string
 
 	log       zerolog.Logger
 	mu        sync.Mutex
@@ -179,6 +182,7 @@ func (m *Manager) StopAll() {
 	for i := len(hs) - 1; i >= 0; i-- {
 		hs[i].Stop()
 	}
+	m.cancelLeftJobs()
 }
 
 // launch brings h's server up and records its Info.
@@ -194,6 +198,8 @@ func (m *Manager) launch(ctx context.Context, h *Handle) (Info, error) {
 		err = m.launchExternal(ctx, &info)
 	case spec.Backend == BackendSim:
 		err = m.launchSim(ctx, h, &info)
+	case spec.Launcher != nil:
+		err = m.launchSlurm(ctx, h, &info)
 	default:
 		err = m.launchProcess(ctx, h, &info)
 	}
@@ -470,6 +476,9 @@ func specConfig(s Spec) map[string]any {
 	}
 	if s.Calibration != nil {
 		c["calibration"] = s.Calibration.Name
+	}
+	if s.Launcher != nil {
+		c["launcher"] = s.LauncherName()
 	}
 	return c
 }

@@ -47,6 +47,8 @@ type Spec struct {
 	// Calibration makes the simulator a fitted server's twin: backend "sim" then runs in virtual
 	// time with it, and any other engine runs as that twin under --virtual.
 	Calibration *CalibrationRef `json:"calibration,omitempty"`
+	// Launcher runs the engine as a Slurm batch job (slurm.go); nil is this machine.
+	Launcher *Slurm `json:"launcher,omitempty"`
 }
 
 // Normalize validates the spec and fills the derived fields; the engine checks what is its own
@@ -61,6 +63,9 @@ func (s *Spec) Normalize() error {
 		return paramerr.New("backend", "want %s, got %q", engineChoices(EngineNames()), s.Backend)
 	}
 	if s.Backend == BackendExternal {
+		if s.Launcher != nil {
+			return paramerr.New("launcher", "an external server runs wherever it runs: launcher= is for servers starlab starts")
+		}
 		return e.Check(s)
 	}
 	if s.URL != "" {
@@ -88,6 +93,9 @@ func (s *Spec) Normalize() error {
 		s.ReadyTimeout = 20 * time.Minute
 	}
 	if err := e.Check(s); err != nil {
+		return err
+	}
+	if err := s.checkLauncher(); err != nil {
 		return err
 	}
 	return s.checkCalibration()
