@@ -24,7 +24,12 @@ import (
 
 // With STARLAB_FAKE_SERVER=1 the test binary serves the fake streaming server on a loopback port
 // (printed on stdout) until killed, so benchmarks measure the client's CPU alone.
+//
+// With STARLAB_SWEEP_WORKER=1 it is a load-generator worker (workers_test.go).
 func TestMain(m *testing.M) {
+	if os.Getenv(WorkerEnv) == "1" {
+		os.Exit(testWorkerMain())
+	}
 	if os.Getenv("STARLAB_FAKE_SERVER") == "1" {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {

@@ -24,7 +24,8 @@ func init() {
 		Name: "sweep",
 		Signature: `sweep(server, rates=None, concurrency=None, duration="60s", num_requests=None, dataset=None,
       arrival="poisson", burstiness=1.0, warmup="5s", max_concurrency=None, endpoint="completions",
-      slo=None, gpu_sample=True, stop_when=None, seed=None, name=None, repeats=1)`,
+      slo=None, gpu_sample=True, stop_when=None, seed=None, name=None, repeats=1, clients=1,
+      client_launcher=None)`,
 		Doc: `Drives streaming load at each level and returns a SweepResult (.name .points .server).
 
 Exactly one of rates (open loop, requests/s: arrival "poisson", "gamma" with burstiness, or
@@ -52,7 +53,20 @@ over the repeats; throughputs, latencies, delivered and power are means (maxima 
 is the Student t interval across the
 repeats, which also holds the drift and server state a single window cannot see. stopped_early
 if any repeat stopped early; steady_state is ok only if every repeat's is; checks name their
-repeat; repeats holds each repeat's own point.`,
+repeat; repeats holds each repeat's own point.
+
+clients = N sends each point from N load-generator processes (starlab sweep-worker) instead of
+one: the schedule is drawn from the seed as for one process and request i goes to worker i mod N
+at its intended time (closed loop: the concurrency, and num_requests, split as evenly as
+possible, each worker's loops taking every Nth request index). Workers stream every request back
+and the point is computed from those records by the same code, so counts and histograms merge
+exactly; client.workers gives each worker's send lag, and client.bottleneck is set if any worker
+was the bottleneck. max_concurrency bounds each worker's share (max_concurrency/N, at least 1).
+A worker that exits or falls silent mid-point fails its requests in flight with
+"client_worker_died" and the point is kept; all workers are killed when the point ends or the
+run is cancelled. In virtual time the client is not modelled and clients only appears as
+client.clients. client_launcher = None starts the workers on this machine (Slurm job steps are
+not supported yet).`,
 		Fn: sweepBuiltin,
 	})
 }
@@ -256,10 +270,13 @@ func gpuHook(start func(ctx context.Context) (*gpu.Probe, error)) GPUHook {
 // renamed sweep measures the same thing).
 func pointKeyBase(a *sweepArgs, args starlark.Tuple, kwargs []starlark.Tuple) string {
 	params := []string{"server", "rates", "concurrency", "duration", "num_requests", "dataset", "arrival", "burstiness",
-		"warmup", "max_concurrency", "endpoint", "slo", "gpu_sample", "stop_when", "seed", "name", "repeats"}
-	// repeats=1 is left out, so that the keys of sweeps without repeats stay what they were.
+		"warmup", "max_concurrency", "endpoint", "slo", "gpu_sample", "stop_when", "seed", "name", "repeats",
+		"clients", "client_launcher"}
+	// repeats=1 is left out, so that the keys of sweeps without repeats stay what they were; how
+	// many processes send the load is left out, since it sends the same schedule.
 	skip := func(p string) bool {
-		return p == "rates" || p == "concurrency" || p == "name" || (p == "repeats" && a.repeats == 1)
+		return p == "rates" || p == "concurrency" || p == "name" || (p == "repeats" && a.repeats == 1) ||
+			p == "clients" || p == "client_launcher"
 	}
 	var kept []starlark.Tuple
 	for i, v := range args {
@@ -336,20 +353,28 @@ func unpackSweep(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 	var numReq, maxConc, seed runtime.Opt[int]
 	var slo runtime.Opt[runtime.FloatMap]
 	var name runtime.Opt[string]
-	repeats := 1
+	var clientLauncher starlark.Value = starlark.None
+	repeats, clients := 1, 1
 	duration, warmup := runtime.Duration(60*time.Second), runtime.Duration(5*time.Second)
 	arrival, endpoint, burstiness, gpuSample := "poisson", "completions", 1.0, true
 	if err := runtime.UnpackArgs(thread, b, args, kwargs, "server", &srv, "rates?", &rates, "concurrency?", &conc,
 		"duration?", &duration, "num_requests?", &numReq, "dataset?", &ds, "arrival?", &arrival,
 		"burstiness?", &burstiness, "warmup?", &warmup, "max_concurrency?", &maxConc, "endpoint?", &endpoint,
 		"slo?", &slo, "gpu_sample?", &gpuSample, "stop_when?", &stopWhen, "seed?", &seed, "name?", &name,
-		"repeats?", &repeats); err != nil {
+		"repeats?", &repeats, "clients?", &clients, "client_launcher?", &clientLauncher); err != nil {
 		return nil, err
 	}
 	a := &sweepArgs{serverValue: srv, gpu: gpuSample, name: name.V, repeats: repeats}
 	if repeats < 1 {
 		return nil, paramerr.New("repeats", "want a whole number of measurements per load >= 1, got %d", repeats)
 	}
+	if clients < 1 {
+		return nil, paramerr.New("clients", "want a whole number of load-generator processes >= 1, got %d", clients)
+	}
+	if clientLauncher != starlark.None {
+		return nil, paramerr.New("client_launcher", "got %s: only None (worker processes on this machine) is supported yet; Slurm job steps are not", clientLauncher.Type())
+	}
+	a.opts.Clients = clients
 	var ok bool
 	if a.server, ok = server.HandleOf(srv); !ok {
 		return nil, paramerr.New("server", "got %s, want Server (from start_vllm)", srv.Type())

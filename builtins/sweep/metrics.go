@@ -287,7 +287,15 @@ func (a *Aggregator) Finalize(p *Point, sendEnd time.Duration, dropped int) {
 	p.MeanITLMs, p.MedianITLMs, p.StdITLMs = Float(h.Mean()), Float(h.Quantile(0.5)), Float(h.Std())
 	p.P90ITLMs, p.P99ITLMs = Float(h.Quantile(0.9)), Float(h.Quantile(0.99))
 
-	c := &p.Client
+	a.clientStats(&p.Client, dropped)
+
+	a.intervals(p, end)
+	p.SteadyState = a.steadyState(min(sendEnd, end), math.IsInf(float64(p.RequestRate), 1))
+	p.Checks = consistency.Point(consistency.OfPoint(p))
+}
+
+// clientStats fills the send figures of the measured sends added so far (a.mu held).
+func (a *Aggregator) clientStats(c *ClientStats, dropped int) {
 	lag := sortedCopy(a.lag)
 	c.SendLagP50Ms, c.SendLagP99Ms = Float(percentile(lag, 50)), Float(percentile(lag, 99))
 	c.SendLagMaxMs = Float(math.NaN())
@@ -302,10 +310,6 @@ func (a *Aggregator) Finalize(p *Point, sendEnd time.Duration, dropped int) {
 			c.ScheduledSendRate = Float(float64(a.sent-1) / (a.lastIntended - a.firstIntended).Seconds())
 		}
 	}
-
-	a.intervals(p, end)
-	p.SteadyState = a.steadyState(min(sendEnd, end), math.IsInf(float64(p.RequestRate), 1))
-	p.Checks = consistency.Point(consistency.OfPoint(p))
 }
 
 func fill(v []float64, mean, median, std, p90, p99 *Float) {

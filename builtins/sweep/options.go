@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"math"
+	"os/exec"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -79,6 +80,12 @@ type Options struct {
 	LagTolerance time.Duration // p99 send-lag limit for client.bottleneck; 0 = LagTolerance(rate)
 	AllowEOS     bool          // false (default): send ignore_eos=true and min_tokens=max_tokens
 	GPU          GPUHook
+	// Clients > 1 splits an HTTP point's schedule across that many worker processes
+	// (workers.go); 0 and 1 send from this process. Virtual time only records it on the point.
+	Clients int
+	// WorkerCommand makes worker w's process (nil: this executable's sweep-worker subcommand on
+	// this machine); the command must speak the worker protocol on its stdin and stdout.
+	WorkerCommand func(worker int) (*exec.Cmd, error)
 	// OnRecord sees every finished request (warmup included, Warmup set) after aggregation; it
 	// must not keep Chunks (already nil). Called from many goroutines in HTTP runs.
 	OnRecord func(spec PointSpec, r *RequestRecord)
@@ -166,6 +173,9 @@ func splitmix(x uint64) uint64 {
 func (o *Options) newPoint(spec PointSpec) Point {
 	p := Point{RequestRate: Float(spec.Rate), MaxConcurrency: o.MaxConcurrency, Arrival: string(o.Arrival),
 		Burstiness: Float(o.Burstiness)}
+	if o.Clients > 1 {
+		p.Client.Clients = o.Clients
+	}
 	if spec.Concurrency > 0 {
 		p.RequestRate, p.MaxConcurrency, p.Arrival = Float(math.Inf(1)), spec.Concurrency, "closed"
 	}

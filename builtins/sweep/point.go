@@ -19,9 +19,22 @@ type (
 )
 
 // PointFields is the whole schema of a point as sweeps/<name>.json holds it: pointschema.Fields,
-// with the fields of the gpu.PointTelemetry that fills gpu.
+// with the elements of client.workers (WorkerStats) and the fields of the gpu.PointTelemetry that
+// fills gpu.
 func PointFields() []pointschema.Field {
-	fields := pointschema.Fields()
+	var fields []pointschema.Field
+	for _, f := range pointschema.Fields() {
+		if f.Go != "Client.Workers" {
+			fields = append(fields, f)
+			continue
+		}
+		f.Kind = pointschema.KindList // raw in pointschema, a list of WorkerStats here
+		fields = append(fields, f)
+		for _, e := range pointschema.Describe(reflect.TypeFor[WorkerStats]()) {
+			e.Path, e.Go = f.Path+"[]."+e.Path, f.Go+"[]."+e.Go
+			fields = append(fields, e)
+		}
+	}
 	for _, f := range pointschema.Describe(reflect.TypeFor[gpu.PointTelemetry]()) {
 		f.Path, f.Go = pointschema.GPU+"."+f.Path, "GPU."+f.Go
 		fields = append(fields, f)

@@ -132,6 +132,7 @@ func aggregateRepeats(reps []Point, level float64) Point {
 	p.Repeat = 0
 	p.Repeats = append([]Point(nil), reps...)
 	p.GPU = combineGPU(reps)
+	p.Client.Workers = nil // per process and per measurement: each repeat's own are in repeats
 	p.SteadyState = combineSteadyState(reps)
 	p.Checks = nil
 	for _, r := range reps {
@@ -248,7 +249,8 @@ const (
 )
 
 // identityFields name a thing rather than measure it: every repeat has the same value.
-var identityFields = map[string]bool{"max_concurrency": true, "index": true, "memory_total_bytes": true, "confidence": true}
+var identityFields = map[string]bool{"max_concurrency": true, "index": true, "memory_total_bytes": true, "confidence": true,
+	"clients": true}
 
 // extensiveFloats are float fields that count (the sum over repeats is the whole run's).
 var extensiveFloats = map[string]bool{"preemptions": true, "energy_j": true}

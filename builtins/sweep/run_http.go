@@ -68,18 +68,38 @@ func RunPoint(ctx context.Context, t Target, o Options, spec PointSpec) (Point, 
 		scraped <- nil
 	}
 
-	r := &wallRun{pointCore: c, do: client.do}
-	sendEnd := r.run(ctx)
+	var sendEnd time.Duration
+	var origin time.Time
+	var workers []WorkerStats
+	if c.o.Clients > 1 {
+		sendEnd, origin, workers, err = c.runWorkers(ctx, t)
+		if err != nil {
+			stopScrape()
+			<-scraped
+			if probe != nil {
+				probe.Finish(0)
+			}
+			return Point{}, err
+		}
+	} else {
+		r := &wallRun{pointCore: c, do: client.do}
+		sendEnd = r.run(ctx)
+		origin = r.origin
+	}
 	stopScrape()
 	if probe != nil {
-		probe.Mark(r.origin.Add(c.o.Warmup))
-		probe.Mark(r.origin.Add(sendEnd))
+		probe.Mark(origin.Add(c.o.Warmup))
+		probe.Mark(origin.Add(sendEnd))
 	}
 	sm := <-scraped
 	for _, s := range running {
-		c.agg.NoteRunning(s.at.Sub(r.origin), s.n)
+		c.agg.NoteRunning(s.at.Sub(origin), s.n)
 	}
-	return c.point(sendEnd, probe, sm, ctx.Err())
+	p, err := c.point(sendEnd, probe, sm, ctx.Err())
+	if workers != nil {
+		noteWorkers(&p, workers, c.o.Logger, c.spec)
+	}
+	return p, err
 }
 
 // runningAt is a scrape's running requests at wall-clock time at.

@@ -21,6 +21,7 @@ import (
 	"starlab/builtins/report"
 	"starlab/builtins/server"
 	"starlab/builtins/sim"
+	"starlab/builtins/sweep"
 	"starlab/runtime"
 )
 
@@ -108,6 +109,9 @@ func cli(args []string, stdout, stderr io.Writer) int {
 	name, rest := args[0], args[1:]
 	if name == "-h" || name == "--help" {
 		name = "help"
+	}
+	if name == sweep.WorkerCommandName {
+		return sweepWorkerCmd(rest, stdout, stderr)
 	}
 	var cmd *command
 	for _, c := range commands() {

@@ -137,6 +137,13 @@ type ClientStats struct {
 	ScheduledSendRate Float  `json:"scheduled_send_rate"`
 	Bottleneck        bool   `json:"bottleneck"`
 	BottleneckReason  string `json:"bottleneck_reason,omitempty"`
+	// Clients is the number of load-generator processes the point's schedule was split across
+	// (sweep's clients); absent when one, in starlab itself, sent it all.
+	Clients int `json:"clients,omitempty"`
+	// Workers holds each worker process's own send figures (a list of sweep.WorkerStats) when
+	// Clients > 1 on the wall clock. It stays raw here, as gpu does, so that this schema's
+	// numbers are all reachable by field paths; sweep.PointFields describes its elements.
+	Workers json.RawMessage `json:"workers,omitempty"`
 }
 
 // ServerMetrics summarises the server's /metrics (or virtual.Stats) sampled about once a second,
