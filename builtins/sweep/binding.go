@@ -65,8 +65,20 @@ was the bottleneck. max_concurrency bounds each worker's share (max_concurrency/
 A worker that exits or falls silent mid-point fails its requests in flight with
 "client_worker_died" and the point is kept; all workers are killed when the point ends or the
 run is cancelled. In virtual time the client is not modelled and clients only appears as
-client.clients. client_launcher = None starts the workers on this machine (Slurm job steps are
-not supported yet).`,
+client.clients. client_launcher = None starts the workers on this machine.
+
+client_launcher = slurm(...) runs each worker as a Slurm job step, "srun --ntasks=1 --nodes=1
+--export=ALL starlab sweep-worker", with the launcher's partition, account, qos, time,
+constraint, cpus_per_task and mem (nodes, gpus_per_node, setup and sbatch_args are for servers'
+batch jobs), its env added to this process's environment, and the name
+starlab-<run>-<sweep>-client-w<N>. srun carries the worker's stdin and stdout; starlab's
+executable must be at the same path on the nodes (a shared file system). Outside an allocation
+each worker is a job of its own; inside one (starlab run under salloc or sbatch) it is a step of
+that job, which then gives it its resources (partition, account and qos are left out). A worker
+whose resources are not granted within a minute (srun --immediate) fails to start, which is the
+point's error. When a point ends, fails or is cancelled, each srun gets SIGTERM, which cancels its
+step, and whatever is still queued under the worker's name is cancelled. Only clients > 1 on the
+wall clock starts workers: in virtual time nothing is submitted.`,
 		Fn: sweepBuiltin,
 	})
 }
@@ -84,7 +96,8 @@ type sweepArgs struct {
 	opts        Options
 	repeats     int
 	endpoint    Endpoint
-	metrics     *MetricsMemo // the sweep's knowledge of its server's /metrics
+	metrics     *MetricsMemo  // the sweep's knowledge of its server's /metrics
+	clientSlurm *server.Slurm // client_launcher: the workers as Slurm job steps (nil: this machine)
 }
 
 func sweepBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
@@ -112,6 +125,14 @@ func sweepBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tu
 	a.opts.Key = pointKeyBase(a, args, kwargs)
 	a.opts.Seed = a.seed
 	a.opts.Confidence = r.Level()
+	if a.clientSlurm != nil && a.opts.Clients > 1 {
+		l, err := newSlurmWorkers(a.clientSlurm, filepath.Base(r.Dir), a.name)
+		if err != nil {
+			return nil, err
+		}
+		l.log = a.opts.Logger
+		a.opts.WorkerCommand, a.opts.WorkerStop = l.command, l.stop
+	}
 
 	c := Config{Name: a.name, Rates: a.rates, Concurrency: a.concurrency, Options: a.opts, Previous: rec.points,
 		Repeats: a.repeats}
@@ -372,7 +393,10 @@ func unpackSweep(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 		return nil, paramerr.New("clients", "want a whole number of load-generator processes >= 1, got %d", clients)
 	}
 	if clientLauncher != starlark.None {
-		return nil, paramerr.New("client_launcher", "got %s: only None (worker processes on this machine) is supported yet; Slurm job steps are not", clientLauncher.Type())
+		var ok bool
+		if a.clientSlurm, ok = runtime.StateOf[*server.Slurm](clientLauncher, "Launcher"); !ok {
+			return nil, paramerr.New("client_launcher", "got %s, want a Launcher (from slurm()) or None (worker processes on this machine)", clientLauncher.Type())
+		}
 	}
 	a.opts.Clients = clients
 	var ok bool

@@ -86,6 +86,9 @@ type Options struct {
 	// WorkerCommand makes worker w's process (nil: this executable's sweep-worker subcommand on
 	// this machine); the command must speak the worker protocol on its stdin and stdout.
 	WorkerCommand func(worker int) (*exec.Cmd, error)
+	// WorkerStop ends worker w's started process and waits for it (cmd.Wait), leaving nothing it
+	// started behind (nil: SIGKILL to its process group). A Slurm step needs more than SIGKILL.
+	WorkerStop func(worker int, cmd *exec.Cmd)
 	// OnRecord sees every finished request (warmup included, Warmup set) after aggregation; it
 	// must not keep Chunks (already nil). Called from many goroutines in HTTP runs.
 	OnRecord func(spec PointSpec, r *RequestRecord)

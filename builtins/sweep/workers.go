@@ -83,8 +83,9 @@ type workerProc struct {
 	dropped  int              // measured sends dropped
 	lastSeen time.Time        // its last line
 	ready    bool
-	finished bool  // said done, or died
-	died     error // why it ended early
+	finished bool                 // said done, or died
+	died     error                // why it ended early
+	stop     func(int, *exec.Cmd) // Options.WorkerStop
 }
 
 // workerEvent is a line a worker wrote, or the end of its output (err: io.EOF or a read error).
@@ -187,11 +188,7 @@ func (c *pointCore) runWorkers(ctx context.Context, t Target) (time.Duration, ti
 	var readers sync.WaitGroup
 	procs := make([]*workerProc, len(jobs))
 	defer func() {
-		for _, p := range procs {
-			if p != nil {
-				p.kill()
-			}
-		}
+		killAll(procs)
 		close(quit)
 		readers.Wait()
 	}()
@@ -200,6 +197,7 @@ func (c *pointCore) runWorkers(ctx context.Context, t Target) (time.Duration, ti
 		if err != nil {
 			return 0, time.Time{}, nil, err
 		}
+		p.stop = c.o.WorkerStop
 		procs[w] = p
 	}
 	c.o.Logger.Info().Int("clients", len(procs)).Str("point", c.spec.String()).Msg("sweep: load-generator workers started")
@@ -284,8 +282,8 @@ func (c *pointCore) runWorkers(ctx context.Context, t Target) (time.Duration, ti
 	}
 	end := now()
 	if cancelled {
+		killAll(procs)
 		for _, p := range procs {
-			p.kill()
 			for _, s := range p.pending() {
 				c.finishFor(p, &RequestRecord{Index: s.I, Intended: s.At, Sent: s.Sent, Done: end, Incomplete: true,
 					Detail: ctx.Err().Error()})
@@ -496,9 +494,25 @@ func (p *workerProc) exitReason(err error) error {
 	return err
 }
 
-// kill ends p's process group and reaps it; safe to call twice.
+// killAll kills the started workers at once: a Slurm step takes a second or two to end.
+func killAll(procs []*workerProc) {
+	var wg sync.WaitGroup
+	for _, p := range procs {
+		if p != nil {
+			wg.Go(p.kill)
+		}
+	}
+	wg.Wait()
+}
+
+// kill ends p's process group (or has Options.WorkerStop end it) and reaps it; safe to call twice.
 func (p *workerProc) kill() {
 	if p.cmd.Process == nil || p.cmd.ProcessState != nil {
+		return
+	}
+	if p.stop != nil {
+		p.stdin.Close()
+		p.stop(p.w, p.cmd)
 		return
 	}
 	syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
