@@ -23,7 +23,7 @@ func init() {
 		Signature: `start_vllm(model=None, gpus=1, tensor_parallel=None, data_parallel=1, max_num_seqs=None,
            max_model_len=None, gpu_memory_utilization=None, quantization=None, extra_args=[],
            env={}, backend="vllm", url=None, ready_timeout="20m", name=None, port=None,
-           allow_busy=False, sim_gpu=None, calibration=None, launcher=None)`,
+           allow_busy=False, sim_gpu=None, launcher=None, calibration=None)`,
 		Doc: `Starts an inference server; returns a Server (.name .url .model .gpus .config .kv_cache .engine .engine_version .stop()).
 
 start_vllm(...) is start_server("vllm", ...) with backend= choosing vllm, sim or external.
@@ -67,7 +67,7 @@ slurm). The launcher is part of the server's identity.`,
 		Signature: `start_server(engine, model=None, gpus=None, tensor_parallel=None, data_parallel=1,
            max_num_seqs=None, max_model_len=None, gpu_memory_utilization=None, quantization=None,
            extra_args=[], env={}, url=None, ready_timeout="20m", name=None, port=None,
-           allow_busy=False, sim_gpu=None, parallel=None, calibration=None, launcher=None)`,
+           allow_busy=False, sim_gpu=None, parallel=None, launcher=None, calibration=None)`,
 		Doc: `Starts a server of any engine and returns a Server, as start_vllm does.
 
 engine is "vllm", "sglang", "llama.cpp", "ollama", "sim" or "external". Each engine's executable
@@ -284,7 +284,7 @@ func startVLLM(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple
 		"max_num_seqs?", &a.maxSeqs, "max_model_len?", &a.maxLen, "gpu_memory_utilization?", &a.gmu,
 		"quantization?", &a.quant, "extra_args?", &a.extra, "env?", &a.env, "backend?", &backend, "url?", &a.url,
 		"ready_timeout?", &a.ready, "name?", &a.name, "port?", &a.port, "allow_busy?", &a.allowBusy, "sim_gpu?", &a.simGPU,
-		"calibration?", &a.calibration, "launcher?", &a.launcher,
+		"launcher?", &a.launcher, "calibration?", &a.calibration,
 	); err != nil {
 		return nil, err
 	}
@@ -309,7 +309,7 @@ func startServer(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 		"max_num_seqs?", &a.maxSeqs, "max_model_len?", &a.maxLen, "gpu_memory_utilization?", &a.gmu,
 		"quantization?", &a.quant, "extra_args?", &a.extra, "env?", &a.env, "url?", &a.url,
 		"ready_timeout?", &a.ready, "name?", &a.name, "port?", &a.port, "allow_busy?", &a.allowBusy, "sim_gpu?", &a.simGPU,
-		"parallel?", &parallel, "calibration?", &a.calibration, "launcher?", &a.launcher,
+		"parallel?", &parallel, "launcher?", &a.launcher, "calibration?", &a.calibration,
 	); err != nil {
 		return nil, err
 	}
