@@ -33,7 +33,7 @@ func twinPlots(r Report, sweeps []Sweep) []PlotRef {
 }
 
 func twinPlotTitle(tc TwinComparison, metric string) string {
-	return fmt.Sprintf("%s: twin %s vs measured %s", metricLabel(metric), tc.Twin, tc.Measured)
+	return fmt.Sprintf("%s: twin (sweep %s) vs measured (sweep %s)", metricLabel(metric), tc.Twin, tc.Measured)
 }
 
 // twinLogY: TTFT spans orders of magnitude across a knee, so it is drawn on a log axis.
@@ -56,7 +56,7 @@ func twinPlot(tc TwinComparison, twin, meas Sweep, metric string) (*plot.Plot, e
 		l.Color = plotutil.Color(0)
 		l.Width = vg.Points(1.5)
 		p.Add(l)
-		p.Legend.Add("twin "+twin.Name+" (calibration "+tc.Calibration+")", l)
+		p.Legend.Add("twin: sweep "+twin.Name+" (calibration "+tc.Calibration+")", l)
 	}
 	if pts, cis := xyCI(meas, tc.X, metric, logY); len(pts) > 0 {
 		if len(cis) > 0 {
@@ -70,7 +70,7 @@ func twinPlot(tc TwinComparison, twin, meas Sweep, metric string) (*plot.Plot, e
 		s.Shape = draw.CircleGlyph{}
 		s.Radius = vg.Points(3)
 		p.Add(s)
-		p.Legend.Add("measured "+meas.Name, s)
+		p.Legend.Add("measured: sweep "+meas.Name, s)
 	}
 	return p, nil
 }
