@@ -367,7 +367,7 @@ func TestTwinReportGolden(t *testing.T) {
 		"| throughput (req/s) | 4 | 8.8% | 0 of 1 |", "| TTFT p99 (ms) | 2 | 2.9% | — |",
 		"probe is one of the sweeps cal was fitted on: these pairs show the fit",
 		"Knee: the twin's at request_rate 4 with max throughput 4 req/s, measured at 6 with 4.2 req/s (error −4.8%).",
-		"![throughput (req/s): twin twin_open vs measured meas_open](plots/twin_twin_open_vs_meas_open_throughput.png)",
+		"![throughput (req/s): twin (sweep twin_open) vs measured (sweep meas_open)](plots/twin_twin_open_vs_meas_open_throughput.png)",
 		"| 16 | 100.0% | 4000 | 6000 | 2 | ⚠ extrapolated |",
 	} {
 		if !strings.Contains(string(md), want) {
