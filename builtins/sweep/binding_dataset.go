@@ -73,7 +73,7 @@ func datasetBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.
 		if path.V == "" {
 			return nil, paramerr.New("path", "kind %q needs the file's path", d.Kind)
 		}
-		if err := d.load(path.V, filepath.Dir(callerFile(thread))); err != nil {
+		if err := d.load(path.V, filepath.Dir(runtime.CallerFile(thread))); err != nil {
 			return nil, paramerr.Wrap("path", err)
 		}
 	default:
@@ -100,16 +100,6 @@ func (d *DatasetValue) load(path, dir string) error {
 	}
 	d.loaded, err = load(path, d.Num)
 	return err
-}
-
-// callerFile is the file of the Starlark code calling the running builtin.
-func callerFile(thread *starlark.Thread) string {
-	for i := 0; i < thread.CallStackDepth(); i++ {
-		if fr := thread.CallFrame(i); fr.Pos.IsValid() && fr.Pos.Filename() != "<builtin>" {
-			return fr.Pos.Filename()
-		}
-	}
-	return "."
 }
 
 // materialize returns the dataset for a sweep, drawing random prompts from seed.
