@@ -31,6 +31,10 @@ type RequestRecord struct {
 	Incomplete bool `json:"incomplete,omitempty"`
 	// Warmup: sent before the measured window; excluded from every metric.
 	Warmup bool `json:"warmup,omitempty"`
+	// Session and Turn place a conversation's request: session numbers count from 1 in the
+	// order sessions started, turns from 1 within the session (both 0 outside conversations).
+	Session int `json:"session,omitempty"`
+	Turn    int `json:"turn,omitempty"`
 }
 
 // TTFT is First − Intended.

@@ -12,6 +12,10 @@ type Request struct {
 	MinTokens int
 	// IgnoreEOS makes the request generate exactly MaxTokens tokens (ignore_eos).
 	IgnoreEOS bool
+	// Blocks are the chained hashes of the prompt's full blocks of PrefixBlockSize tokens
+	// (PromptBlocks), what a prefix cache looks up; nil when the prompt's content is unknown,
+	// which caches nothing.
+	Blocks []uint64
 }
 
 // Usage is what the server reports at the end of a request (stream_options.include_usage).
@@ -38,6 +42,13 @@ type Stats struct {
 	Preemptions      int64   // vllm:num_preemptions_total
 	PromptTokens     int64   // vllm:prompt_tokens_total
 	GenerationTokens int64   // vllm:generation_tokens_total
+	// PrefixCacheQueries and PrefixCacheHits count prompt tokens looked up in the prefix cache
+	// and found (vllm:prefix_cache_queries_total, vllm:prefix_cache_hits_total); both stay 0 with
+	// caching off.
+	PrefixCacheQueries int64
+	PrefixCacheHits    int64
+	// PrefixCaching says whether the server caches prefixes at all.
+	PrefixCaching bool
 }
 
 // Server is a server in virtual time. It is not safe for concurrent use: one driver owns it.

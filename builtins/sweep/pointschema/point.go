@@ -28,7 +28,7 @@ type Point struct {
 	// MaxConcurrency bounds in-flight requests; 0 = unbounded. For a closed loop it is the number
 	// of workers.
 	MaxConcurrency int    `json:"max_concurrency"`
-	Arrival        string `json:"arrival"` // poisson | gamma | constant | closed
+	Arrival        string `json:"arrival"` // poisson | gamma | constant | closed | trace | ramp
 	Burstiness     Float  `json:"burstiness"`
 	Duration       Float  `json:"duration"` // measured window, s
 
@@ -98,11 +98,92 @@ type Point struct {
 	// Checks are the consistency checks (Little's law, tokens, offered load) run on the point.
 	Checks []Check `json:"checks"`
 
+	// Trace is the replayed trace of a trace point (sweep's trace=), Ramp the rate ramp of a ramp
+	// point (sweep's ramp=); absent otherwise.
+	Trace *TraceInfo `json:"trace,omitempty"`
+	Ramp  *RampInfo  `json:"ramp,omitempty"`
+	// Slices cut a ramp's window into equal slices by intended send time, so that a knee can be
+	// read from one ramp (find_knee takes them as points); absent for other points.
+	Slices []Slice `json:"slices,omitempty"`
+	// Sessions summarises a conversation workload by session and by turn; absent otherwise.
+	Sessions *SessionStats `json:"sessions,omitempty"`
+
 	// Repeat numbers this measurement among the repeats of its load (0 without repeats).
 	Repeat int `json:"repeat"`
 	// Repeats holds each repeat's own point when the sweep ran repeats >= 2; the point itself is
 	// then their mean, and its CI spans the repeats.
 	Repeats []Point `json:"repeats,omitempty"`
+}
+
+// TraceInfo describes a trace replay: the file, its format, the speed-up (time_scale 2 replays
+// twice as fast) and what of the trace the point's window covered.
+type TraceInfo struct {
+	Path      string `json:"path"`
+	Format    string `json:"format"`
+	TimeScale Float  `json:"time_scale"`
+	// Rows is the trace rows sent (warmup included); Skipped the rows left out (no output tokens).
+	Rows    int `json:"rows"`
+	Skipped int `json:"skipped"`
+	// SpanS is the replayed span of trace time, in seconds of the trace (before scaling).
+	SpanS Float `json:"span_s"`
+}
+
+// RampInfo is a rate ramp: from Start to End requests/s over OverS seconds after warmup,
+// linear or exponential (vLLM bench's --ramp-up-strategy).
+type RampInfo struct {
+	Kind  string `json:"kind"`
+	Start Float  `json:"start"`
+	End   Float  `json:"end"`
+	OverS Float  `json:"over_s"`
+}
+
+// Slice is one time slice of a ramp point, with a point's field names so that analysis reads
+// slices as points. Requests belong to the slice of their intended send time; throughputs count
+// the completions inside the slice.
+type Slice struct {
+	StartS            Float `json:"start_s"` // from the start of the window (the end of warmup)
+	EndS              Float `json:"end_s"`
+	RequestRate       Float `json:"request_rate"` // the ramp's mean target rate over the slice
+	Sent              int   `json:"sent"`
+	Completed         int   `json:"completed"`
+	Failed            int   `json:"failed"`
+	RequestThroughput Float `json:"request_throughput"`
+	OutputThroughput  Float `json:"output_throughput"`
+	MeanTTFTMs        Float `json:"mean_ttft_ms"`
+	MedianTTFTMs      Float `json:"median_ttft_ms"`
+	P99TTFTMs         Float `json:"p99_ttft_ms"`
+	MeanTPOTMs        Float `json:"mean_tpot_ms"`
+	MedianTPOTMs      Float `json:"median_tpot_ms"`
+	MeanE2ELMs        Float `json:"mean_e2el_ms"`
+	MedianE2ELMs      Float `json:"median_e2el_ms"`
+	P99E2ELMs         Float `json:"p99_e2el_ms"`
+	// Delivered is completions over sends in the slice (null when nothing was sent).
+	Delivered Float `json:"delivered"`
+}
+
+// SessionStats is a conversation workload's view by session: sessions started in the window,
+// those whose every turn finished, those cut off by the window's end, and per-turn figures.
+type SessionStats struct {
+	Started   int `json:"started"`
+	Completed int `json:"completed"`
+	Truncated int `json:"truncated"`
+	// MeanTurns is the mean turns sent per started session; MeanSessionS the mean time from a
+	// completed session's first intended send to its last turn's end.
+	MeanTurns    Float       `json:"mean_turns"`
+	MeanSessionS Float       `json:"mean_session_s"`
+	Turns        []TurnStats `json:"turns"`
+}
+
+// TurnStats are the figures of every session's k-th turn (Turn counts from 1).
+type TurnStats struct {
+	Turn            int   `json:"turn"`
+	Requests        int   `json:"requests"`
+	Completed       int   `json:"completed"`
+	MeanInputTokens Float `json:"mean_input_tokens"`
+	MeanTTFTMs      Float `json:"mean_ttft_ms"`
+	MedianTTFTMs    Float `json:"median_ttft_ms"`
+	P99TTFTMs       Float `json:"p99_ttft_ms"`
+	MeanE2ELMs      Float `json:"mean_e2el_ms"`
 }
 
 // SteadyState is the first-half versus second-half comparison of a point's window.
@@ -161,4 +242,11 @@ type ServerMetrics struct {
 	MaxWaiting      Float  `json:"max_waiting"`
 	MaxKVCacheUsage Float  `json:"max_kv_cache_usage"` // 0..1
 	Preemptions     Float  `json:"preemptions"`        // counter delta over the point
+	// PrefixCacheQueries and PrefixCacheHits are the prompt tokens looked up in the prefix cache
+	// and found there over the point (vLLM's vllm:prefix_cache_queries and
+	// vllm:prefix_cache_hits counters); PrefixCacheHitRate is hits / queries. Null when the
+	// server does not export them.
+	PrefixCacheQueries Float `json:"prefix_cache_queries"`
+	PrefixCacheHits    Float `json:"prefix_cache_hits"`
+	PrefixCacheHitRate Float `json:"prefix_cache_hit_rate"`
 }
