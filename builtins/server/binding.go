@@ -23,7 +23,8 @@ func init() {
 		Signature: `start_vllm(model=None, gpus=1, tensor_parallel=None, data_parallel=1, max_num_seqs=None,
            max_model_len=None, gpu_memory_utilization=None, quantization=None, extra_args=[],
            env={}, backend="vllm", url=None, ready_timeout="20m", name=None, port=None,
-           allow_busy=False, sim_gpu=None, launcher=None, calibration=None)`,
+           allow_busy=False, sim_gpu=None, launcher=None, calibration=None,
+           enable_prefix_caching=None)`,
 		Doc: `Starts an inference server; returns a Server (.name .url .model .gpus .config .kv_cache .engine .engine_version .stop()).
 
 start_vllm(...) is start_server("vllm", ...) with backend= choosing vllm, sim or external.
@@ -59,7 +60,12 @@ a step that needs it must run. The manifest lists every server with its engine a
 Every server stops when the plan ends, fails or is interrupted.
 
 launcher says where the engine runs: None is this machine, slurm(...) a Slurm batch job (see
-slurm). The launcher is part of the server's identity.`,
+slurm). The launcher is part of the server's identity.
+
+enable_prefix_caching switches automatic prefix caching: None keeps the engine's default (on in
+vLLM V1, and in the simulator, which caches 16-token prompt blocks as vLLM does and reports
+vllm:prefix_cache_queries and vllm:prefix_cache_hits), True adds --enable-prefix-caching,
+False --no-enable-prefix-caching. A value given is part of the server's identity.`,
 		Fn: startVLLM,
 	})
 	runtime.Register(runtime.Builtin{
@@ -67,7 +73,8 @@ slurm). The launcher is part of the server's identity.`,
 		Signature: `start_server(engine, model=None, gpus=None, tensor_parallel=None, data_parallel=1,
            max_num_seqs=None, max_model_len=None, gpu_memory_utilization=None, quantization=None,
            extra_args=[], env={}, url=None, ready_timeout="20m", name=None, port=None,
-           allow_busy=False, sim_gpu=None, parallel=None, launcher=None, calibration=None)`,
+           allow_busy=False, sim_gpu=None, parallel=None, launcher=None, calibration=None,
+           enable_prefix_caching=None)`,
 		Doc: `Starts a server of any engine and returns a Server, as start_vllm does.
 
 engine is "vllm", "sglang", "llama.cpp", "ollama", "sim" or "external". Each engine's executable
@@ -95,7 +102,8 @@ for llama.cpp) are errors. The engine's version is read from the server (vLLM /v
 the model is the name the server serves (ollama: "NAME:latest"). calibration is start_vllm's:
 start_server("sim", calibration=cal) is the twin of the calibrated server (a GGUF model is read
 from its header); a llama.cpp or ollama server runs under --virtual only with a calibration,
-as its twin.`,
+as its twin. enable_prefix_caching is start_vllm's for vllm and sim; for sglang False adds
+--disable-radix-cache; llama.cpp, ollama and external servers take no value for it.`,
 		Fn: startServer,
 	})
 	runtime.Register(runtime.Builtin{
@@ -146,6 +154,7 @@ type serverArgs struct {
 	allowBusy                       bool
 	calibration                     starlark.Value
 	launcher                        starlark.Value
+	prefixCaching                   runtime.Opt[bool]
 }
 
 func newServerArgs() serverArgs { return serverArgs{dp: 1, ready: runtime.Duration(20 * time.Minute)} }
@@ -173,6 +182,10 @@ func (a *serverArgs) spec(thread *starlark.Thread, engine string, gpus int) (Spe
 		Name: a.name.V, SimGPU: a.simGPU.V, TensorParallel: a.tp.V, MaxNumSeqs: a.maxSeqs.V, MaxModelLen: a.maxLen.V,
 		Port: a.port.V, GPUMemoryUtilization: a.gmu.V, ExtraArgs: a.extra, Env: a.env, ReadyTimeout: a.ready.Std(),
 		AllowBusy: a.allowBusy, Calibration: cal}
+	if a.prefixCaching.Set {
+		on := a.prefixCaching.V
+		spec.EnablePrefixCaching = &on
+	}
 	if spec.DataParallel < 1 { // Normalize takes 0 as "not set" from Go callers; a plan's 0 is a mistake
 		return spec, paramerr.New("data_parallel", "want at least 1, got %d", spec.DataParallel)
 	}
@@ -284,7 +297,7 @@ func startVLLM(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple
 		"max_num_seqs?", &a.maxSeqs, "max_model_len?", &a.maxLen, "gpu_memory_utilization?", &a.gmu,
 		"quantization?", &a.quant, "extra_args?", &a.extra, "env?", &a.env, "backend?", &backend, "url?", &a.url,
 		"ready_timeout?", &a.ready, "name?", &a.name, "port?", &a.port, "allow_busy?", &a.allowBusy, "sim_gpu?", &a.simGPU,
-		"launcher?", &a.launcher, "calibration?", &a.calibration,
+		"launcher?", &a.launcher, "calibration?", &a.calibration, "enable_prefix_caching?", &a.prefixCaching,
 	); err != nil {
 		return nil, err
 	}
@@ -310,6 +323,7 @@ func startServer(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 		"quantization?", &a.quant, "extra_args?", &a.extra, "env?", &a.env, "url?", &a.url,
 		"ready_timeout?", &a.ready, "name?", &a.name, "port?", &a.port, "allow_busy?", &a.allowBusy, "sim_gpu?", &a.simGPU,
 		"parallel?", &parallel, "launcher?", &a.launcher, "calibration?", &a.calibration,
+		"enable_prefix_caching?", &a.prefixCaching,
 	); err != nil {
 		return nil, err
 	}

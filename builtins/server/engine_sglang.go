@@ -23,9 +23,10 @@ func (sglangEngine) Executable() Executable {
 
 func (sglangEngine) Check(s *Spec) error { return checkGPUEngine(s) }
 
-// Command maps max_num_seqs to --max-running-requests, max_model_len to --context-length and
-// gpu_memory_utilization to --mem-fraction-static; --enable-metrics always, so sweeps can read
-// sglang:* series.
+// Command maps max_num_seqs to --max-running-requests, max_model_len to --context-length,
+// gpu_memory_utilization to --mem-fraction-static and enable_prefix_caching=False to
+// --disable-radix-cache (the radix cache is on by default); --enable-metrics always, so sweeps
+// can read sglang:* series.
 func (sglangEngine) Command(prefix []string, spec Spec, host string, port int, _ string) Command {
 	argv := append(append([]string(nil), prefix...), "--model-path", spec.Model, "--host", host, "--port", strconv.Itoa(port))
 	if spec.TensorParallel > 1 {
@@ -45,6 +46,9 @@ func (sglangEngine) Command(prefix []string, spec Spec, host string, port int, _
 	}
 	if spec.Quantization != "" {
 		argv = append(argv, "--quantization", spec.Quantization)
+	}
+	if p := spec.EnablePrefixCaching; p != nil && !*p {
+		argv = append(argv, "--disable-radix-cache")
 	}
 	argv = append(argv, "--enable-metrics")
 	return Command{Argv: append(argv, spec.ExtraArgs...)}

@@ -59,6 +59,14 @@ func VLLMCommand(prefix string, spec Spec, host string, port int) []string {
 	if spec.Quantization != "" {
 		argv = append(argv, "--quantization", spec.Quantization)
 	}
+	if p := spec.EnablePrefixCaching; p != nil {
+		// vLLM's BooleanOptionalAction pair; without either, V1 caches.
+		if *p {
+			argv = append(argv, "--enable-prefix-caching")
+		} else {
+			argv = append(argv, "--no-enable-prefix-caching")
+		}
+	}
 	return append(argv, spec.ExtraArgs...)
 }
 

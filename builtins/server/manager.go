@@ -480,5 +480,8 @@ func specConfig(s Spec) map[string]any {
 	if s.Launcher != nil {
 		c["launcher"] = s.LauncherName()
 	}
+	if s.EnablePrefixCaching != nil {
+		c["enable_prefix_caching"] = *s.EnablePrefixCaching
+	}
 	return c
 }

@@ -49,6 +49,9 @@ type Spec struct {
 	Calibration *CalibrationRef `json:"calibration,omitempty"`
 	// Launcher runs the engine as a Slurm batch job (slurm.go); nil is this machine.
 	Launcher *Slurm `json:"launcher,omitempty"`
+	// EnablePrefixCaching switches automatic prefix caching on or off; nil keeps the engine's
+	// default (vLLM V1 and SGLang cache). Only a set value is part of the Key.
+	EnablePrefixCaching *bool `json:"enable_prefix_caching,omitempty"`
 }
 
 // Normalize validates the spec and fills the derived fields; the engine checks what is its own
@@ -61,6 +64,9 @@ func (s *Spec) Normalize() error {
 	e, ok := engines[s.Backend]
 	if !ok {
 		return paramerr.New("backend", "want %s, got %q", engineChoices(EngineNames()), s.Backend)
+	}
+	if s.EnablePrefixCaching != nil && (slotEngine(s.Backend) || s.Backend == BackendExternal) {
+		return paramerr.New("enable_prefix_caching", "%s has no switch for prefix caching: leave enable_prefix_caching unset (vllm, sglang and sim take it)", s.Backend)
 	}
 	if s.Backend == BackendExternal {
 		if s.Launcher != nil {

@@ -44,6 +44,9 @@ type Config struct {
 	Cost CostModel
 	// Faults injects failures (zero value: none).
 	Faults Faults
+	// NoPrefixCaching turns automatic prefix caching off (vLLM's --no-enable-prefix-caching); the
+	// zero value caches, as vLLM V1 does by default. See prefixcache.go.
+	NoPrefixCaching bool
 	// Calibration, when set, makes the simulator a fitted real server's twin (see Calibration.Apply):
 	// its step time replaces the roofline and its limits fill what is not set here.
 	Calibration *Calibration

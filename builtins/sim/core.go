@@ -90,7 +90,7 @@ func (c *core) draw(req virtual.Request, maxTokens int) draws {
 // admit routes an accepted request to a replica and returns it.
 func (c *core) admit(at time.Duration, req virtual.Request, target int, s sink) (*request, *replica) {
 	c.nextID++
-	q := &request{id: c.nextID, prompt: req.PromptTokens, target: target, arrival: at, sink: s}
+	q := &request{id: c.nextID, prompt: req.PromptTokens, target: target, arrival: at, sink: s, hashes: req.Blocks}
 	r := c.pick()
 	r.waiting = append(r.waiting, q)
 	c.metrics.promptTokens += int64(req.PromptTokens)
@@ -129,6 +129,9 @@ func (c *core) countArrival(at time.Duration) bool {
 	return false
 }
 
+// prefixCaching says whether the replicas cache prefixes (on unless Config.NoPrefixCaching).
+func (c *core) prefixCaching() bool { return c.replicas[0].cache != nil }
+
 func (c *core) gauges() gauges {
 	var g gauges
 	used, pool := 0, 0
@@ -147,5 +150,6 @@ func (c *core) gauges() gauges {
 func (c *core) stats() virtual.Stats {
 	g := c.gauges()
 	return virtual.Stats{Running: g.running, Waiting: g.waiting, KVCacheUsage: g.kvUsage,
-		Preemptions: c.metrics.preemptions, PromptTokens: c.metrics.promptTokens, GenerationTokens: c.metrics.generationTokens}
+		Preemptions: c.metrics.preemptions, PromptTokens: c.metrics.promptTokens, GenerationTokens: c.metrics.generationTokens,
+		PrefixCacheQueries: c.metrics.prefixQueries, PrefixCacheHits: c.metrics.prefixHits, PrefixCaching: c.prefixCaching()}
 }

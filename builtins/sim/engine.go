@@ -28,6 +28,13 @@ type request struct {
 	sink                sink
 	scheduled           int // tokens scheduled in the current step
 	finished, cancelled bool
+	// Prefix caching (prefixcache.go): the prompt's block hashes, the cached blocks the request
+	// references (counted in blocks), how many of its prompt blocks have been through the cache,
+	// and whether it was ever preempted (its lookups are not counted).
+	hashes    []uint64
+	refs      []*cachedBlock
+	cachedTo  int
+	preempted bool
 }
 
 // seqLen is the tokens the request's KV must cover to produce its next token.
@@ -37,10 +44,12 @@ func (q *request) seqLen() int { return q.prompt + q.generated }
 type replica struct {
 	cfg      *Resolved
 	idx      int
-	waiting  []*request // FCFS; preempted requests go back to the front
-	running  []*request // in admission order: the last is the newest, preempted first
-	pool     int        // per-layer blocks in the pool: NumBlocks · layers
-	used     int
+	waiting  []*request   // FCFS; preempted requests go back to the front
+	running  []*request   // in admission order: the last is the newest, preempted first
+	pool     int          // per-layer blocks in the pool: NumBlocks · layers
+	used     int          // held by requests: their own blocks and the cached blocks they reference
+	cache    *prefixCache // nil with prefix caching off
+	cost     int          // per-layer blocks of one cached block
 	inStep   []*request
 	stepFrom time.Duration
 	stepTo   time.Duration
@@ -53,7 +62,11 @@ type replica struct {
 }
 
 func newReplica(cfg *Resolved, idx int, m *metrics) *replica {
-	return &replica{cfg: cfg, idx: idx, pool: cfg.NumBlocks * cfg.ModelInfo.Layers, metrics: m}
+	r := &replica{cfg: cfg, idx: idx, pool: cfg.NumBlocks * cfg.ModelInfo.Layers, metrics: m, cost: blockCost(cfg)}
+	if r.cost > 0 {
+		r.cache = newPrefixCache()
+	}
+	return r
 }
 
 func (r *replica) load() int { return len(r.running) + len(r.waiting) }
@@ -63,7 +76,8 @@ func (r *replica) blocksFor(ctx int) int {
 	return catalog.LayerBlocks(r.cfg.ModelInfo, ctx, r.cfg.MaxNumBatchedTokens)
 }
 
-// grow reserves blocks so q can hold ctx tokens; false if the pool is short.
+// grow reserves blocks so q can hold ctx tokens; false if the pool is short. Unreferenced cached
+// blocks count as free: the least recently freed are evicted when the rest of the pool is short.
 func (r *replica) grow(q *request, ctx int) bool {
 	need := r.blocksFor(ctx) - q.blocks
 	if need <= 0 {
@@ -72,14 +86,17 @@ func (r *replica) grow(q *request, ctx int) bool {
 	if r.used+need > r.pool {
 		return false
 	}
+	r.evictFor(need)
 	r.used += need
 	q.blocks += need
 	return true
 }
 
+// release frees q's own blocks and drops its references to cached ones.
 func (r *replica) release(q *request) {
-	r.used -= q.blocks
+	r.used -= q.blocks - len(q.refs)*r.cost
 	q.blocks = 0
+	r.dropRefs(q)
 }
 
 // preempt drops the newest running request's KV (vLLM V1 recompute preemption) and puts it at
@@ -90,6 +107,7 @@ func (r *replica) preempt() *request {
 	r.release(q)
 	q.computed = 0
 	q.scheduled = 0
+	q.preempted = true
 	r.waiting = append([]*request{q}, r.waiting...)
 	r.metrics.preemptions++
 	return q
@@ -125,10 +143,16 @@ func (r *replica) schedule() (batchShape, bool) {
 	}
 	for len(r.waiting) > 0 && budget > 0 && len(r.running) < r.cfg.MaxNumSeqs {
 		q := r.waiting[0]
-		n := min(q.seqLen()-q.computed, budget)
-		if !r.grow(q, q.computed+n) {
+		if q.computed == 0 && r.cache != nil {
+			hit := r.lookup(q)
+			n := min(q.seqLen()-len(hit)*virtual.PrefixBlockSize, budget)
+			if !r.admitWithHits(q, hit, n) {
+				break
+			}
+		} else if !r.grow(q, q.computed+min(q.seqLen()-q.computed, budget)) {
 			break
 		}
+		n := min(q.seqLen()-q.computed, budget)
 		r.waiting = r.waiting[1:]
 		r.running = append(r.running, q)
 		q.scheduled = n
@@ -176,6 +200,7 @@ func (r *replica) finish() {
 		}
 		q.computed += q.scheduled
 		q.scheduled = 0
+		r.cacheComputed(q)
 		if q.computed < q.seqLen() {
 			continue // a prefill chunk: no token yet
 		}

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -70,32 +72,41 @@ type chatMessage struct {
 }
 
 // promptTokens counts a completions prompt: a string, a one-element list of strings, or token ids.
-func promptTokens(raw json.RawMessage) (int, error) {
+// It also returns the prompt as the simulator's tokens separated by spaces (token ids as decimal
+// words), the text its prefix-cache block hashes are computed from.
+func promptTokens(raw json.RawMessage) (int, string, error) {
 	var s string
 	if json.Unmarshal(raw, &s) == nil {
-		return CountTokens(s), nil
+		return CountTokens(s), s, nil
 	}
 	var ss []string
 	if json.Unmarshal(raw, &ss) == nil && len(ss) == 1 {
-		return CountTokens(ss[0]), nil
+		return CountTokens(ss[0]), ss[0], nil
 	}
 	var ids []int
 	if json.Unmarshal(raw, &ids) == nil {
-		return len(ids), nil
+		words := make([]string, len(ids))
+		for i, id := range ids {
+			words[i] = strconv.Itoa(id)
+		}
+		return len(ids), strings.Join(words, " "), nil
 	}
-	return 0, errors.New("prompt must be a string, a list with one string, or a list of token ids")
+	return 0, "", errors.New("prompt must be a string, a list with one string, or a list of token ids")
 }
 
-// chatTokens counts message contents: strings or lists of {"type":"text","text":...} parts.
-func chatTokens(msgs []chatMessage) (int, error) {
+// chatTokens counts message contents: strings or lists of {"type":"text","text":...} parts. It
+// also returns the contents joined with spaces, which has the same tokens in the same order.
+func chatTokens(msgs []chatMessage) (int, string, error) {
 	if len(msgs) == 0 {
-		return 0, errors.New("messages must not be empty")
+		return 0, "", errors.New("messages must not be empty")
 	}
 	n := 0
+	var text []string
 	for i, m := range msgs {
 		var s string
 		if json.Unmarshal(m.Content, &s) == nil {
 			n += CountTokens(s)
+			text = append(text, s)
 			continue
 		}
 		var parts []struct {
@@ -103,13 +114,14 @@ func chatTokens(msgs []chatMessage) (int, error) {
 			Text string `json:"text"`
 		}
 		if err := json.Unmarshal(m.Content, &parts); err != nil {
-			return 0, fmt.Errorf("messages[%d].content must be a string or a list of parts", i)
+			return 0, "", fmt.Errorf("messages[%d].content must be a string or a list of parts", i)
 		}
 		for _, p := range parts {
 			n += CountTokens(p.Text)
+			text = append(text, p.Text)
 		}
 	}
-	return n, nil
+	return n, strings.Join(text, " "), nil
 }
 
 var idCounter atomic.Uint64
@@ -130,19 +142,23 @@ func (s *WallServer) serveCompletion(w http.ResponseWriter, r *http.Request, cha
 		return
 	}
 	var prompt int
+	var text string
 	var err error
 	if chat {
-		prompt, err = chatTokens(req.Messages)
+		prompt, text, err = chatTokens(req.Messages)
 	} else if len(req.Prompt) == 0 {
 		err = errors.New("prompt is required")
 	} else {
-		prompt, err = promptTokens(req.Prompt)
+		prompt, text, err = promptTokens(req.Prompt)
 	}
 	if err != nil {
 		apiError(w, 400, "BadRequestError", err.Error())
 		return
 	}
 	vr := virtual.Request{PromptTokens: prompt, MinTokens: req.MinTokens, IgnoreEOS: req.IgnoreEOS}
+	if s.core.prefixCaching() {
+		vr.Blocks = virtual.PromptBlocks(text)
+	}
 	if req.MaxCompletionTokens != nil {
 		vr.MaxTokens = *req.MaxCompletionTokens
 	} else if req.MaxTokens != nil {

@@ -44,7 +44,9 @@ type metrics struct {
 	generationTokens int64
 	success          int64
 	aborted          int64
-	ttft, itl, e2e   histogram
+	// prefixQueries and prefixHits are prompt tokens looked up in the prefix cache and found.
+	prefixQueries, prefixHits int64
+	ttft, itl, e2e            histogram
 }
 
 func newMetrics() *metrics {
@@ -71,6 +73,8 @@ func writePrometheus(w io.Writer, model string, g gauges, m *metrics) {
 	metric("vllm:num_preemptions_total", "counter", "Cumulative number of preemption from the engine.", float64(m.preemptions))
 	metric("vllm:prompt_tokens_total", "counter", "Number of prefill tokens processed.", float64(m.promptTokens))
 	metric("vllm:generation_tokens_total", "counter", "Number of generation tokens processed.", float64(m.generationTokens))
+	metric("vllm:prefix_cache_queries_total", "counter", "Prefix cache queries, in terms of number of queried tokens.", float64(m.prefixQueries))
+	metric("vllm:prefix_cache_hits_total", "counter", "Prefix cache hits, in terms of number of cached tokens.", float64(m.prefixHits))
 	fmt.Fprintf(&b, "# HELP vllm:request_success_total Count of successfully processed requests.\n# TYPE vllm:request_success_total counter\n")
 	fmt.Fprintf(&b, "vllm:request_success_total{%s,finished_reason=\"length\"} %d\n", lbl, m.success)
 	hist := func(name, help string, h *histogram) {

@@ -117,6 +117,12 @@ func ParseServeArgs(args []string) (ServeOptions, error) {
 			if err = need(); err == nil {
 				o.Seed, err = strconv.ParseUint(val, 10, 64)
 			}
+		case "enable-prefix-caching", "no-enable-prefix-caching":
+			// vLLM's BooleanOptionalAction switch: on by default in V1, the last one given wins.
+			if hasVal {
+				return o, fmt.Errorf("argument --%s: ignored explicit argument %q", name, val)
+			}
+			c.NoPrefixCaching = name == "no-enable-prefix-caching"
 		case "sim-gpu":
 			str(&c.GPU)
 		case "calibration", "sim-calibration":

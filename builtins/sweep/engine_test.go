@@ -65,7 +65,7 @@ func TestServerMetricsPerEngine(t *testing.T) {
 	}
 	tr.add(s)
 	got, _ := json.Marshal(tr.m)
-	if want := `{"samples":1,"scrape_errors":0,"max_running":null,"max_waiting":null,"max_kv_cache_usage":null,"preemptions":null}`; string(got) != want {
+	if want := `{"samples":1,"scrape_errors":0,"max_running":null,"max_waiting":null,"max_kv_cache_usage":null,"preemptions":null,"prefix_cache_queries":null,"prefix_cache_hits":null,"prefix_cache_hit_rate":null}`; string(got) != want {
 		t.Errorf("no known series: %s, want %s", got, want)
 	}
 }
@@ -87,7 +87,7 @@ vllm:num_preemptions_total{engine="0",model_name="m"} `+pre+"\n"), everyEngine)
 	tr.fail(fmt.Errorf("GET http://h/metrics: 500 Internal Server Error"))
 	got, _ := json.Marshal(tr.m)
 	want := `{"samples":2,"scrape_errors":1,"last_scrape_error":"GET http://h/metrics: 500 Internal Server Error",` +
-		`"max_running":4,"max_waiting":1,"max_kv_cache_usage":0.5,"preemptions":4}`
+		`"max_running":4,"max_waiting":1,"max_kv_cache_usage":0.5,"preemptions":4,"prefix_cache_queries":null,"prefix_cache_hits":null,"prefix_cache_hit_rate":null}`
 	if string(got) != want {
 		t.Errorf("got  %s\nwant %s", got, want)
 	}

@@ -12,6 +12,8 @@ import (
 
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+
+	"starlab/builtins/virtual"
 )
 
 // MetricSeries names the Prometheus series a point's server_metrics summarises, first choice first
@@ -28,20 +30,72 @@ type MetricSeries struct {
 type serverSample struct {
 	running, waiting, kv, preemptions         float64
 	hasRunning, hasWaiting, hasKV, hasPreempt bool
+	// prefixQueries and prefixHits are the prefix-cache counters (prompt tokens looked up and
+	// found); only vLLM exports them.
+	prefixQueries, prefixHits       float64
+	hasPrefixQueries, hasPrefixHits bool
+}
+
+// Prefix-cache counters, under vLLM's names: vllm:prefix_cache_* since the V1 engine's metrics
+// (prometheus_client exposes a counter as NAME_total), vllm:gpu_prefix_cache_* before, kept
+// deprecated for a while. They are read from any server that exports them.
+var (
+	prefixQuerySeries = []string{"vllm:prefix_cache_queries_total", "vllm:gpu_prefix_cache_queries_total"}
+	prefixHitSeries   = []string{"vllm:prefix_cache_hits_total", "vllm:gpu_prefix_cache_hits_total"}
+)
+
+// sampleOfStats is a virtual-time server's reading: its gauges and counters are always known,
+// the prefix-cache counters when it caches prefixes.
+func sampleOfStats(s virtual.Stats) serverSample {
+	out := serverSample{running: float64(s.Running), waiting: float64(s.Waiting), kv: s.KVCacheUsage,
+		preemptions: float64(s.Preemptions), hasRunning: true, hasWaiting: true, hasKV: true, hasPreempt: true}
+	if s.PrefixCaching {
+		out.prefixQueries, out.prefixHits = float64(s.PrefixCacheQueries), float64(s.PrefixCacheHits)
+		out.hasPrefixQueries, out.hasPrefixHits = true, true
+	}
+	return out
+}
+
+// counterDelta is a counter's increase from the first sample that had it to the last.
+type counterDelta struct {
+	first, last float64
+	seen        bool
+}
+
+func (c *counterDelta) add(v float64, ok bool) {
+	if !ok {
+		return
+	}
+	if !c.seen {
+		c.first, c.seen = v, true
+	}
+	c.last = v
+}
+
+// value is the delta, NaN when the counter was never seen.
+func (c *counterDelta) value() float64 {
+	if !c.seen {
+		return math.NaN()
+	}
+	return c.last - c.first
 }
 
 // serverTracker folds samples into ServerMetrics.
 type serverTracker struct {
-	m           ServerMetrics
-	firstPre    float64
-	lastPre     float64
-	havePreempt bool
-	note        func(serverSample) // sees every sample (nil: none)
+	m                ServerMetrics
+	firstPre         float64
+	lastPre          float64
+	havePreempt      bool
+	prefixQ, prefixH counterDelta
+	note             func(serverSample) // sees every sample (nil: none)
 }
 
+// newServerTracker starts with every figure unknown (NaN, null in JSON): a series the server
+// never reports stays null rather than reading 0.
 func newServerTracker() *serverTracker {
-	return &serverTracker{m: ServerMetrics{MaxRunning: Float(math.NaN()), MaxWaiting: Float(math.NaN()),
-		MaxKVCacheUsage: Float(math.NaN()), Preemptions: Float(math.NaN())}}
+	nan := Float(math.NaN())
+	return &serverTracker{m: ServerMetrics{MaxRunning: nan, MaxWaiting: nan, MaxKVCacheUsage: nan, Preemptions: nan,
+		PrefixCacheQueries: nan, PrefixCacheHits: nan, PrefixCacheHitRate: nan}}
 }
 
 func fmax(a Float, b float64) Float {
@@ -71,6 +125,15 @@ func (t *serverTracker) add(s serverSample) {
 		}
 		t.lastPre = s.preemptions
 		t.m.Preemptions = Float(t.lastPre - t.firstPre)
+	}
+	t.prefixQ.add(s.prefixQueries, s.hasPrefixQueries)
+	t.prefixH.add(s.prefixHits, s.hasPrefixHits)
+	q, h := t.prefixQ.value(), t.prefixH.value()
+	t.m.PrefixCacheQueries, t.m.PrefixCacheHits = Float(q), Float(h)
+	// The hit rate needs both counters and a lookup in the point; NaN (null) otherwise.
+	t.m.PrefixCacheHitRate = Float(math.NaN())
+	if q > 0 && !math.IsNaN(h) {
+		t.m.PrefixCacheHitRate = Float(h / q)
 	}
 }
 
@@ -125,6 +188,8 @@ func parseMetrics(r io.Reader, series MetricSeries) (serverSample, error) {
 	s.waiting, s.hasWaiting = pick(series.Waiting, false)
 	s.kv, s.hasKV = pick(series.KVUsage, true)
 	s.preemptions, s.hasPreempt = pick(series.Preemptions, false)
+	s.prefixQueries, s.hasPrefixQueries = pick(prefixQuerySeries, false)
+	s.prefixHits, s.hasPrefixHits = pick(prefixHitSeries, false)
 	return s, nil
 }
 
