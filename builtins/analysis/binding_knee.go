@@ -32,7 +32,12 @@ carry none; expect() on max_throughput finds it). checks lists the failed consis
 (Little's law, tokens, offered load, a per-request throughput column), which the reason also
 names when the column is per request. When latency is left at its default and the
 points have no median_ttft_ms, the latency definition is skipped. name labels a typed-in table in
-the report.`,
+the report.
+
+A result of exactly one point with slices (a sweep with ramp = ramp(...)) is read slice by slice:
+each slice is a load (its request_rate is the ramp's mean target rate over it, the load sent its
+sends over its length), so a knee is found from one ramp. Slices nothing was sent in are left out;
+slices carry no intervals, so their verdicts rest on their values, as for a typed-in table.`,
 		Fn: findKnee,
 	})
 }
@@ -45,6 +50,13 @@ func findKnee(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple,
 	if err := runtime.UnpackArgs(thread, b, args, kwargs, "result", &t, "x?", &opts.X, "y?", &opts.Y,
 		"latency?", &latency, "name?", &name); err != nil {
 		return nil, err
+	}
+	if rows, ok := RampSlices(t.Rows); ok {
+		pts, err := PointsFromMaps(rows)
+		if err != nil {
+			return nil, paramerr.New("result", "the ramp's slices: %w", err)
+		}
+		t.Points = pts
 	}
 	// Left out, the default latency is used only when every point has it; given, it must be there.
 	if opts.Latency = latency.V; !latency.Given && !hasField(t.Points, latency.V) {

@@ -147,3 +147,40 @@ func toFloat(v any) (float64, bool) {
 	}
 	return 0, false
 }
+
+// RampSlices returns the slices of a table that is one ramp point (a sweep with ramp = ...), as
+// rows PointsFromMaps reads: each slice carries a point's field names (request_rate, the ramp's
+// mean target rate over it; request_throughput; median_ttft_ms; ...), so one ramp is analysed
+// like a sweep of as many loads. Each row also gets client.achieved_send_rate, the slice's sends
+// over its length, the load it really offered. A slice nothing was sent in measured no load and
+// is left out. ok is false for any other table.
+func RampSlices(rows []map[string]any) (out []map[string]any, ok bool) {
+	if len(rows) != 1 {
+		return nil, false
+	}
+	list, isList := rows[0]["slices"].([]any)
+	if !isList || len(list) == 0 {
+		return nil, false
+	}
+	for _, item := range list {
+		s, isMap := item.(map[string]any)
+		if !isMap {
+			continue
+		}
+		sent, _ := toFloat(s["sent"])
+		from, ok1 := toFloat(s["start_s"])
+		to, ok2 := toFloat(s["end_s"])
+		if !(sent > 0) {
+			continue
+		}
+		row := make(map[string]any, len(s)+1)
+		for k, v := range s {
+			row[k] = v
+		}
+		if ok1 && ok2 && to > from {
+			row["client"] = map[string]any{"achieved_send_rate": sent / (to - from)}
+		}
+		out = append(out, row)
+	}
+	return out, true
+}

@@ -24,12 +24,13 @@ func init() {
 		Name: "sweep",
 		Signature: `sweep(server, rates=None, concurrency=None, duration="60s", num_requests=None, dataset=None,
       arrival="poisson", burstiness=1.0, warmup="5s", max_concurrency=None, endpoint="completions",
-      slo=None, gpu_sample=True, stop_when=None, seed=None, name=None, repeats=1, clients=1,
-      client_launcher=None)`,
+      slo=None, gpu_sample=True, stop_when=None, seed=None, name=None, repeats=1, trace=None,
+      time_scale=1.0, ramp=None, clients=1, client_launcher=None, temperature=None, top_p=None,
+      extra_body=None, sampling_seed=None)`,
 		Doc: `Drives streaming load at each level and returns a SweepResult (.name .points .server).
 
 Exactly one of rates (open loop, requests/s: arrival "poisson", "gamma" with burstiness, or
-"constant") or concurrency (closed loop: N workers back to back). Each point sends for warmup +
+"constant"), concurrency (closed loop: N workers back to back), trace or ramp. Each point sends for warmup +
 duration (or warmup + num_requests measured requests); warmup requests are excluded from every
 metric, requests in flight at the end are waited for, then counted incomplete. Every request is
 sent at its scheduled time (from the run seed) and latency is measured from that intended time;
@@ -42,6 +43,26 @@ Points carry vLLM bench's field names (request_rate, request_throughput, output_
 {mean,median,std,p90,p99}_{ttft,tpot,itl,e2el}_ms, ...) plus client, server_metrics and gpu.
 Each point is a journaled step: --resume skips measured points. Results go to sweeps/<name>.json
 (after each point) and sweeps/<name>.requests.jsonl (as requests finish).
+
+trace = dataset(kind="trace", ...) replays the trace: each row is sent at its trace time divided
+by time_scale (2.0 replays twice as fast; a list of scales gives one point per scale), on the
+same absolute schedule as rates (send lag reported), with the row's lengths. The window is warmup
++ duration when duration is given, else the whole trace (to just after its last row); points
+carry trace {path, format, time_scale, rows, skipped, span_s} and request_rate is the rate the
+trace offered in the window. Used as dataset= with rates or concurrency, a trace gives only its
+requests, in order.
+
+ramp = ramp(kind, start, end, over) sends one point whose rate moves from start to end over
+over after warmup (warmup itself at the start rate), drawn with the arrival and burstiness
+given; the point's slices cut the ramp into equal time slices with their own rate, throughput,
+latency and delivered figures, and find_knee reads a ramp's slices as points. duration does not
+apply.
+
+temperature, top_p and sampling_seed (vLLM's seed) are sent in every request when given;
+extra_body = {"field": value, ...} adds any other fields (not ones the sweep writes itself:
+model, prompt, messages, max_tokens, stream, stream_options, ignore_eos, min_tokens, temperature,
+top_p, seed). They are part of the step key: changing them measures anew. In virtual time they
+do not change the simulated server.
 
 repeats = N measures every load N times: N rounds, each visiting every load once in an order
 drawn from the seed, so drift over the run (a warming GPU, filling caches) falls on all loads
@@ -98,6 +119,7 @@ type sweepArgs struct {
 	endpoint    Endpoint
 	metrics     *MetricsMemo  // the sweep's knowledge of its server's /metrics
 	clientSlurm *server.Slurm // client_launcher: the workers as Slurm job steps (nil: this machine)
+	timeScales  []float64     // trace replays, one point each
 }
 
 func sweepBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
@@ -134,8 +156,8 @@ func sweepBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tu
 		a.opts.WorkerCommand, a.opts.WorkerStop = l.command, l.stop
 	}
 
-	c := Config{Name: a.name, Rates: a.rates, Concurrency: a.concurrency, Options: a.opts, Previous: rec.points,
-		Repeats: a.repeats}
+	c := Config{Name: a.name, Rates: a.rates, Concurrency: a.concurrency, TimeScales: a.timeScales, Ramp: a.opts.Ramp != nil,
+		Options: a.opts, Previous: rec.points, Repeats: a.repeats}
 	if r.Mode != runtime.Replay {
 		w, err := NewWriter(filepath.Join(r.Dir, "sweeps"), a.name)
 		if err != nil {
@@ -292,12 +314,13 @@ func gpuHook(start func(ctx context.Context) (*gpu.Probe, error)) GPUHook {
 func pointKeyBase(a *sweepArgs, args starlark.Tuple, kwargs []starlark.Tuple) string {
 	params := []string{"server", "rates", "concurrency", "duration", "num_requests", "dataset", "arrival", "burstiness",
 		"warmup", "max_concurrency", "endpoint", "slo", "gpu_sample", "stop_when", "seed", "name", "repeats",
-		"clients", "client_launcher"}
+		"trace", "time_scale", "ramp", "clients", "client_launcher", "temperature", "top_p", "extra_body", "sampling_seed"}
 	// repeats=1 is left out, so that the keys of sweeps without repeats stay what they were; how
-	// many processes send the load is left out, since it sends the same schedule.
+	// many processes send the load is left out, since it sends the same schedule; time_scale,
+	// like rates, is each point's own.
 	skip := func(p string) bool {
 		return p == "rates" || p == "concurrency" || p == "name" || (p == "repeats" && a.repeats == 1) ||
-			p == "clients" || p == "client_launcher"
+			p == "clients" || p == "client_launcher" || p == "time_scale" || p == "trace"
 	}
 	var kept []starlark.Tuple
 	for i, v := range args {
@@ -312,6 +335,9 @@ func pointKeyBase(a *sweepArgs, args starlark.Tuple, kwargs []starlark.Tuple) st
 	}
 	if a.dataset != nil {
 		kept = append(kept, starlark.Tuple{starlark.String("dataset"), a.dataset.value()})
+	}
+	if a.opts.Trace != nil {
+		kept = append(kept, starlark.Tuple{starlark.String("trace"), a.dataset.value()})
 	}
 	return runtime.CanonicalArgs(nil, dedupe(kept))
 }
@@ -374,7 +400,10 @@ func unpackSweep(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 	var numReq, maxConc, seed runtime.Opt[int]
 	var slo runtime.Opt[runtime.FloatMap]
 	var name runtime.Opt[string]
-	var clientLauncher starlark.Value = starlark.None
+	var clientLauncher, trace, rampV, extraBody starlark.Value = starlark.None, starlark.None, starlark.None, starlark.None
+	timeScale := scales{1}
+	var temperature, topP runtime.Opt[float64]
+	var samplingSeed runtime.Opt[int]
 	repeats, clients := 1, 1
 	duration, warmup := runtime.Duration(60*time.Second), runtime.Duration(5*time.Second)
 	arrival, endpoint, burstiness, gpuSample := "poisson", "completions", 1.0, true
@@ -382,8 +411,16 @@ func unpackSweep(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 		"duration?", &duration, "num_requests?", &numReq, "dataset?", &ds, "arrival?", &arrival,
 		"burstiness?", &burstiness, "warmup?", &warmup, "max_concurrency?", &maxConc, "endpoint?", &endpoint,
 		"slo?", &slo, "gpu_sample?", &gpuSample, "stop_when?", &stopWhen, "seed?", &seed, "name?", &name,
-		"repeats?", &repeats, "clients?", &clients, "client_launcher?", &clientLauncher); err != nil {
+		"repeats?", &repeats, "trace?", &trace, "time_scale?", &timeScale, "ramp?", &rampV, "clients?", &clients,
+		"client_launcher?", &clientLauncher, "temperature?", &temperature, "top_p?", &topP, "extra_body?", &extraBody,
+		"sampling_seed?", &samplingSeed); err != nil {
 		return nil, err
+	}
+	durationGiven := len(args) > 3 // server, rates, concurrency, duration
+	for _, kv := range kwargs {
+		if k, _ := starlark.AsString(kv[0]); k == "duration" {
+			durationGiven = true
+		}
 	}
 	a := &sweepArgs{serverValue: srv, gpu: gpuSample, name: name.V, repeats: repeats}
 	if repeats < 1 {
@@ -403,9 +440,47 @@ func unpackSweep(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 	if a.server, ok = server.HandleOf(srv); !ok {
 		return nil, paramerr.New("server", "got %s, want Server (from start_vllm)", srv.Type())
 	}
+	loads := 0
+	for _, set := range []bool{rates.Set, conc.Set, trace != starlark.None, rampV != starlark.None} {
+		if set {
+			loads++
+		}
+	}
 	switch {
-	case rates.Set == conc.Set:
-		return nil, paramerr.New("rates", "give exactly one of rates (open loop) or concurrency (closed loop)")
+	case loads != 1:
+		return nil, paramerr.New("rates", "give exactly one of rates (open loop), concurrency (closed loop), trace (a replay) or ramp")
+	case trace != starlark.None:
+		d, ok := runtime.StateOf[*DatasetValue](trace, "Dataset")
+		if !ok || d.TraceSpec() == nil {
+			return nil, paramerr.New("trace", "got %s, want a Dataset of kind \"trace\"", trace.Type())
+		}
+		if ds != starlark.None {
+			return nil, paramerr.New("dataset", "a trace replay sends the trace's own requests; leave dataset out")
+		}
+		ds = trace
+		a.opts.Trace = d.TraceSpec()
+		if len(timeScale) == 0 {
+			return nil, paramerr.New("time_scale", "want at least one scale")
+		}
+		a.timeScales = timeScale
+		for i, f := range a.timeScales {
+			if !(f > 0) || math.IsInf(f, 1) {
+				return nil, paramerr.New("time_scale", "element %d: want a finite speed-up above 0, got %v", i, f)
+			}
+		}
+		if !durationGiven {
+			duration = 0 // to the trace's end
+		}
+	case rampV != starlark.None:
+		rp, ok := runtime.StateOf[*Ramp](rampV, "Ramp")
+		if !ok {
+			return nil, paramerr.New("ramp", "got %s, want a Ramp (from ramp())", rampV.Type())
+		}
+		if durationGiven || numReq.Set {
+			return nil, paramerr.New("duration", "a ramp lasts its own over=; leave duration and num_requests out")
+		}
+		r := *rp
+		a.opts.Ramp = &r
 	case rates.Set:
 		if len(rates.V) == 0 {
 			return nil, paramerr.New("rates", "want at least one rate")
@@ -427,13 +502,57 @@ func unpackSweep(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 			a.concurrency = append(a.concurrency, int(f))
 		}
 	}
+	if (len(timeScale) != 1 || timeScale[0] != 1) && trace == starlark.None {
+		return nil, paramerr.New("time_scale", "is for trace= replays")
+	}
 	o := &a.opts
 	o.Duration, o.Warmup, o.NumRequests, o.MaxConcurrency, o.Burstiness = duration.Std(), warmup.Std(), numReq.V, maxConc.V, burstiness
 	if numReq.Set && numReq.V < 1 {
 		return nil, paramerr.New("num_requests", "want a positive int or None, got %d", numReq.V)
 	}
-	if o.NumRequests == 0 && o.Duration <= 0 {
+	if o.NumRequests == 0 && o.Duration <= 0 && (trace == starlark.None || durationGiven) && rampV == starlark.None {
 		return nil, paramerr.New("duration", "want a duration above 0 (or give num_requests)")
+	}
+	if temperature.Set || topP.Set || samplingSeed.Set || extraBody != starlark.None {
+		sp := &Sampling{}
+		if temperature.Set {
+			sp.Temperature = &temperature.V
+		}
+		if topP.Set {
+			sp.TopP = &topP.V
+		}
+		if samplingSeed.Set {
+			seed := int64(samplingSeed.V)
+			sp.Seed = &seed
+		}
+		if extraBody != starlark.None {
+			dict, ok := extraBody.(*starlark.Dict)
+			if !ok {
+				return nil, paramerr.New("extra_body", "got %s, want a dict of request fields", extraBody.Type())
+			}
+			sp.ExtraBody = map[string]json.RawMessage{}
+			for _, kv := range dict.Items() {
+				k, ok := starlark.AsString(kv[0])
+				if !ok {
+					return nil, paramerr.New("extra_body", "keys must be strings, got %s", kv[0].Type())
+				}
+				raw, err := plainJSON(kv[1])
+				if err != nil {
+					return nil, paramerr.New("extra_body", "%q: %v", k, err)
+				}
+				sp.ExtraBody[k] = raw
+			}
+		}
+		if err := sp.Validate(); err != nil {
+			param := "extra_body"
+			for _, p := range []string{"temperature", "top_p"} {
+				if strings.HasPrefix(err.Error(), p) {
+					param = p
+				}
+			}
+			return nil, paramerr.New(param, "%v", err)
+		}
+		o.Sampling = sp
 	}
 	switch o.Arrival = Arrival(arrival); o.Arrival {
 	case ArrivalPoisson, ArrivalGamma, ArrivalConstant:
@@ -474,6 +593,73 @@ func unpackSweep(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 		return nil, paramerr.New("dataset", "got %s, want Dataset (from dataset())", ds.Type())
 	}
 	return a, nil
+}
+
+// scales unpacks time_scale: one number or a list of them.
+type scales runtime.Floats
+
+func (s *scales) Unpack(v starlark.Value) error {
+	if f, ok := starlark.AsFloat(v); ok {
+		*s = scales{f}
+		return nil
+	}
+	return (*runtime.Floats)(s).Unpack(v)
+}
+
+// plainJSON is a Starlark value as the JSON a server reads: None, bools, numbers, strings, and
+// lists and dicts of them.
+func plainJSON(v starlark.Value) (json.RawMessage, error) {
+	var conv func(v starlark.Value, depth int) (any, error)
+	conv = func(v starlark.Value, depth int) (any, error) {
+		if depth > 32 {
+			return nil, fmt.Errorf("nested too deep")
+		}
+		switch x := v.(type) {
+		case starlark.NoneType:
+			return nil, nil
+		case starlark.Bool:
+			return bool(x), nil
+		case starlark.String:
+			return string(x), nil
+		case starlark.Int:
+			return json.Number(x.String()), nil
+		case starlark.Float:
+			if math.IsInf(float64(x), 0) || math.IsNaN(float64(x)) {
+				return nil, fmt.Errorf("%v has no JSON form", x)
+			}
+			return float64(x), nil
+		case starlark.Indexable: // lists and tuples
+			out := make([]any, x.Len())
+			for i := range out {
+				e, err := conv(x.Index(i), depth+1)
+				if err != nil {
+					return nil, err
+				}
+				out[i] = e
+			}
+			return out, nil
+		case *starlark.Dict:
+			out := map[string]any{}
+			for _, kv := range x.Items() {
+				k, ok := starlark.AsString(kv[0])
+				if !ok {
+					return nil, fmt.Errorf("dict keys must be strings, got %s", kv[0].Type())
+				}
+				e, err := conv(kv[1], depth+1)
+				if err != nil {
+					return nil, err
+				}
+				out[k] = e
+			}
+			return out, nil
+		}
+		return nil, fmt.Errorf("%s has no JSON form", v.Type())
+	}
+	x, err := conv(v, 0)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(x)
 }
 
 // unpackStopWhen reads stop_when: None/False (never), True (defaults) or a dict of settings.

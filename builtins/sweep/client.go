@@ -37,6 +37,7 @@ type httpClient struct {
 	endpoint  Endpoint
 	model     []byte // JSON-quoted
 	ignoreEOS bool
+	extra     []byte // Sampling's fields, rendered once: ,"temperature":0.7,...
 }
 
 // newHTTPClient sizes one transport for conns concurrent streams so connections are reused and

@@ -13,17 +13,22 @@ type Item struct {
 	PromptTokens int
 	// OutputTokens is max_tokens (and min_tokens unless EOS is allowed); 0 lets Config.DefaultOutputLen apply.
 	OutputTokens int
+	// Messages, for a conversation's turn, is the chat form of Prompt (system prompt, earlier
+	// turns, the new user message); the chat endpoint sends it instead of one user message.
+	Messages []Message `json:",omitempty"`
 }
 
 // Dataset yields request payloads by index; Item(i) is deterministic, so a schedule replays the
 // same prompts.
 type Dataset struct {
-	// Kind is "random", "jsonl" or "sharegpt".
+	// Kind is "random", "jsonl", "sharegpt", "trace" or "conversations".
 	Kind string
 	// Path is the source file for file datasets.
 	Path   string
 	items  []Item
 	random *RandomSpec
+	trace  *traceSource      // streamed, never loaded whole
+	conv   *ConversationSpec // items are sessions' turns (Turn), not indices
 }
 
 // RandomSpec mirrors dataset(kind="random", ...).
@@ -32,8 +37,11 @@ type RandomSpec struct {
 	OutputLen  int
 	RangeRatio float64 // lengths uniform in [len·(1−r), len·(1+r)], as vLLM bench
 	Num        int     // 0: unbounded (items generated per index)
-	Seed       uint64
-	Key        string
+	// PrefixLen tokens, the same for every request, come before each prompt's InputLen random
+	// ones (vLLM bench's --random-prefix-len), so a prefix cache can reuse them.
+	PrefixLen int
+	Seed      uint64
+	Key       string
 }
 
 // NewRandom returns a synthetic dataset. Prompts are random common short English words separated
@@ -49,20 +57,47 @@ func NewRandom(s RandomSpec) (*Dataset, error) {
 	if s.Num < 0 {
 		return nil, fmt.Errorf("num must be >= 0, got %d", s.Num)
 	}
+	if s.PrefixLen < 0 {
+		return nil, fmt.Errorf("prefix_len must be >= 0, got %d", s.PrefixLen)
+	}
 	spec := s
 	return &Dataset{Kind: "random", random: &spec}, nil
 }
 
 // Len is the number of distinct items; 0 means unbounded.
 func (d *Dataset) Len() int {
-	if d.random != nil {
+	switch {
+	case d.random != nil:
 		return d.random.Num
+	case d.trace != nil:
+		return d.trace.rows
+	case d.conv != nil:
+		return d.conv.Sessions
 	}
 	return len(d.items)
 }
 
-// Item returns the i-th payload; bounded datasets cycle.
+// Conversations is the dataset's conversation spec, nil for other kinds.
+func (d *Dataset) Conversations() *ConversationSpec { return d.conv }
+
+// Err is a trace's read error after it was checked (the file changed under the run); nil for
+// other kinds.
+func (d *Dataset) Err() error {
+	if d.trace != nil {
+		return d.trace.error()
+	}
+	return nil
+}
+
+// Item returns the i-th payload; bounded datasets cycle. A conversation's i-th item is session
+// i's first turn (Turn gives the others).
 func (d *Dataset) Item(i int) Item {
+	switch {
+	case d.trace != nil:
+		return d.trace.item(i)
+	case d.conv != nil:
+		return d.conv.Turn(i, 1)
+	}
 	if d.random != nil {
 		if d.random.Num > 0 {
 			i %= d.random.Num
@@ -77,14 +112,15 @@ func (s *RandomSpec) item(i int) Item {
 	in := spread(r, s.InputLen, s.RangeRatio)
 	out := spread(r, s.OutputLen, s.RangeRatio)
 	var b strings.Builder
-	b.Grow(in * 5)
+	b.Grow((s.PrefixLen + in) * 5)
+	appendWords(&b, s.Seed, streamKey("dataset/random/prefix", s.Key), 0, s.PrefixLen)
 	for w := 0; w < in; w++ {
-		if w > 0 {
+		if b.Len() > 0 {
 			b.WriteByte(' ')
 		}
 		b.WriteString(promptWords[r.IntN(len(promptWords))])
 	}
-	return Item{Prompt: b.String(), PromptTokens: in, OutputTokens: out}
+	return Item{Prompt: b.String(), PromptTokens: s.PrefixLen + in, OutputTokens: out}
 }
 
 func spread(r *rand.Rand, n int, ratio float64) int {

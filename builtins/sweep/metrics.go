@@ -53,6 +53,9 @@ type Aggregator struct {
 	// both below saturation and above it).
 	departures []departure
 	stoppedAt  time.Duration // > 0 when the point stopped early
+	// toLastDone makes the window run to the last completion, as a closed loop's does: a replay
+	// of a whole trace measures its makespan, like vLLM bench, since its load is the trace's.
+	toLastDone bool
 
 	// generated counts output tokens by the time they streamed, in tokenBucket slots after
 	// warmup: output_throughput is the tokens generated inside the window, which is smooth where
@@ -241,7 +244,7 @@ func (a *Aggregator) Finalize(p *Point, sendEnd time.Duration, dropped int) {
 	// completion (the makespan, as vLLM bench measures it), since with num_requests at or below
 	// the concurrency every request is sent at once.
 	end := sendEnd
-	if math.IsInf(float64(p.RequestRate), 1) {
+	if math.IsInf(float64(p.RequestRate), 1) || a.toLastDone {
 		end = max(sendEnd, a.lastDone)
 	}
 	if a.stoppedAt > 0 {

@@ -42,29 +42,55 @@ type GPUHook func(ctx context.Context) (GPUProbe, error)
 // VirtualEpoch is the time.Time of virtual time zero for GPU probes.
 var VirtualEpoch = time.Unix(0, 0).UTC()
 
-// PointSpec is one load level: an open-loop Rate (requests/s, may be +Inf) or a closed-loop
-// Concurrency (workers), never both.
+// PointSpec is one load level: an open-loop Rate (requests/s, may be +Inf), a closed-loop
+// Concurrency (workers), a trace replayed at TimeScale (Options.Trace) or the ramp of
+// Options.Ramp; exactly one.
 type PointSpec struct {
 	Index       int     // position in the sweep
 	Rate        float64 // > 0 for open loop
 	Concurrency int     // > 0 for closed loop
+	TimeScale   float64 // > 0: replay Options.Trace this many times faster
+	Ramp        bool    // the ramp of Options.Ramp
 }
 
 func (s PointSpec) String() string {
-	if s.Concurrency > 0 {
+	switch {
+	case s.Concurrency > 0:
 		return fmt.Sprintf("concurrency=%d", s.Concurrency)
+	case s.TimeScale > 0:
+		return fmt.Sprintf("time_scale=%g", s.TimeScale)
+	case s.Ramp:
+		return "ramp"
 	}
 	return fmt.Sprintf("rate=%g", s.Rate)
 }
 
+// loads counts the kinds of load the spec names.
+func (s PointSpec) loads() int {
+	n := 0
+	for _, set := range []bool{s.Rate > 0, s.Concurrency > 0, s.TimeScale > 0, s.Ramp} {
+		if set {
+			n++
+		}
+	}
+	return n
+}
+
 // Options are the per-point settings shared by HTTP and virtual runs.
 type Options struct {
-	Duration    time.Duration // measured send window after warmup; ignored when NumRequests > 0
+	Duration    time.Duration // measured send window after warmup; ignored when NumRequests > 0; 0 with a trace: to its end
 	NumRequests int           // measured requests (sent after warmup); 0 = use Duration
 	Warmup      time.Duration // sends before this are excluded from every metric
 	Dataset     *Dataset      // required
-	Arrival     Arrival       // open loop; default poisson
-	Burstiness  float64       // gamma shape; default 1
+	// Trace is the trace a TimeScale point replays: its rows' times are the schedule and its
+	// rows the requests (Dataset is then the same trace).
+	Trace *TraceSpec
+	// Ramp is the rate ramp of a Ramp point.
+	Ramp *Ramp
+	// Sampling adds sampling parameters and extra fields to every request body.
+	Sampling   *Sampling
+	Arrival    Arrival // open loop; default poisson
+	Burstiness float64 // gamma shape; default 1
 	// MaxConcurrency bounds in-flight requests in open loop (0 = unbounded); OnFull decides.
 	MaxConcurrency int
 	OnFull         FullPolicy
@@ -100,14 +126,31 @@ func (o *Options) validate(spec PointSpec) error {
 	if o.Dataset == nil {
 		return fmt.Errorf("dataset is required")
 	}
-	if (spec.Rate > 0) == (spec.Concurrency > 0) {
-		return fmt.Errorf("point %d: want exactly one of rate > 0 or concurrency > 0", spec.Index)
+	if spec.loads() != 1 {
+		return fmt.Errorf("point %d: want exactly one of rate > 0, concurrency > 0, a trace's time_scale or a ramp", spec.Index)
 	}
 	if math.IsNaN(spec.Rate) {
 		return fmt.Errorf("rate is NaN")
 	}
-	if o.NumRequests <= 0 && o.Duration <= 0 {
+	if spec.TimeScale > 0 && o.Trace == nil {
+		return fmt.Errorf("point %d: a time_scale needs a trace", spec.Index)
+	}
+	if spec.Ramp {
+		if o.Ramp == nil {
+			return fmt.Errorf("point %d: a ramp point needs a ramp", spec.Index)
+		}
+		if err := o.Ramp.Validate(); err != nil {
+			return err
+		}
+	}
+	if o.NumRequests <= 0 && o.Duration <= 0 && spec.TimeScale == 0 && !spec.Ramp {
 		return fmt.Errorf("want duration > 0 or num_requests > 0")
+	}
+	if o.Dataset.conv != nil && o.MaxConcurrency > 0 {
+		return fmt.Errorf("max_concurrency does not apply to conversations: concurrency= bounds the sessions in flight")
+	}
+	if o.Dataset.conv != nil && (spec.TimeScale > 0) {
+		return fmt.Errorf("a trace replay sends the trace's own requests, not conversations")
 	}
 	if o.Confidence != 0 && !stats.ValidLevel(o.Confidence) {
 		return fmt.Errorf("confidence %v: want a level between 0.5 and 1", o.Confidence)
@@ -179,8 +222,15 @@ func (o *Options) newPoint(spec PointSpec) Point {
 	if o.Clients > 1 {
 		p.Client.Clients = o.Clients
 	}
-	if spec.Concurrency > 0 {
+	switch {
+	case spec.Concurrency > 0:
 		p.RequestRate, p.MaxConcurrency, p.Arrival = Float(math.Inf(1)), spec.Concurrency, "closed"
+	case spec.TimeScale > 0:
+		p.Arrival, p.Burstiness = "trace", Float(math.NaN())
+	case spec.Ramp:
+		info := o.Ramp.Info()
+		p.Arrival, p.Ramp = "ramp", &info
+		p.RequestRate = Float(o.Ramp.Expected(0, o.Ramp.Over) / o.Ramp.Over.Seconds())
 	}
 	return p
 }

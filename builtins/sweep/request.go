@@ -13,13 +13,17 @@ func (c *httpClient) body(item Item) []byte {
 	b := make([]byte, 0, len(prompt)+len(c.model)+160)
 	b = append(b, `{"model":`...)
 	b = append(b, c.model...)
-	if c.endpoint == EndpointChat {
+	switch {
+	case c.endpoint == EndpointChat && len(item.Messages) > 0:
+		msgs, _ := json.Marshal(item.Messages)
+		b = append(append(b, `,"messages":`...), msgs...)
+	case c.endpoint == EndpointChat:
 		b = append(b, `,"messages":[{"role":"user"`...)
 		if item.Prompt != "" {
 			b = append(append(b, `,"content":`...), prompt...)
 		}
 		b = append(b, "}]"...)
-	} else {
+	default:
 		b = append(append(b, `,"prompt":`...), prompt...)
 	}
 	if item.OutputTokens != 0 {
@@ -32,5 +36,6 @@ func (c *httpClient) body(item Item) []byte {
 			b = strconv.AppendInt(append(b, `,"min_tokens":`...), int64(item.OutputTokens), 10)
 		}
 	}
+	b = append(b, c.extra...)
 	return append(b, '}')
 }

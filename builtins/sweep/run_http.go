@@ -44,6 +44,7 @@ func RunPoint(ctx context.Context, t Target, o Options, spec PointSpec) (Point, 
 	}
 	conns := cmp.Or(spec.Concurrency, o.MaxConcurrency, 1024)
 	client := newHTTPClient(t.URL, t.Model, t.APIKey, cmp.Or(t.Endpoint, EndpointCompletions), conns, !o.AllowEOS)
+	client.extra = o.Sampling.fragment()
 	defer client.close()
 	probe := c.startProbe(ctx)
 	scrapeCtx, stopScrape := context.WithCancel(ctx)
@@ -74,6 +75,7 @@ func RunPoint(ctx context.Context, t Target, o Options, spec PointSpec) (Point, 
 	if c.o.Clients > 1 {
 		sendEnd, origin, workers, err = c.runWorkers(ctx, t)
 		if err != nil {
+			c.release()
 			stopScrape()
 			<-scraped
 			if probe != nil {
@@ -85,6 +87,9 @@ func RunPoint(ctx context.Context, t Target, o Options, spec PointSpec) (Point, 
 		r := &wallRun{pointCore: c, do: client.do}
 		sendEnd = r.run(ctx)
 		origin = r.origin
+		if c.trace != nil && c.trace.err != nil && err == nil {
+			err = c.trace.err
+		}
 	}
 	stopScrape()
 	if probe != nil {
@@ -95,7 +100,10 @@ func RunPoint(ctx context.Context, t Target, o Options, spec PointSpec) (Point, 
 	for _, s := range running {
 		c.agg.NoteRunning(s.at.Sub(origin), s.n)
 	}
-	p, err := c.point(sendEnd, probe, sm, ctx.Err())
+	if err == nil {
+		err = ctx.Err()
+	}
+	p, err := c.point(sendEnd, probe, sm, err)
 	if workers != nil {
 		noteWorkers(&p, workers, c.o.Logger, c.spec)
 	}
@@ -190,15 +198,64 @@ func (r *wallRun) queue(i int, at time.Duration) bool {
 	}
 }
 
+// send sends request i (its item taken here, in schedule order), or starts session i.
 func (r *wallRun) send(i int, at time.Duration) {
 	r.wg.Add(1)
+	if r.conv != nil {
+		go func() {
+			defer r.wg.Done()
+			r.session(i, at)
+		}()
+		return
+	}
+	item := r.o.Dataset.Item(i)
 	go func() {
 		defer r.wg.Done()
-		r.one(i, at)
+		r.one(&RequestRecord{Index: i, Intended: at}, item)
 		if r.sem != nil {
 			<-r.sem
 		}
 	}()
+}
+
+// session sends session s's turns from at on, each think_time after the previous answer, until
+// the session ends, the window closes or sending stops.
+func (r *wallRun) session(s int, at time.Duration) {
+	for k := 1; ; k++ {
+		rec, item, ok := r.turn(s, k, at)
+		if !ok {
+			return
+		}
+		if !r.sleepUntil(at) {
+			// Sending stopped during the think time: the turn was due and is counted, unsent.
+			rec.Sent, rec.Done, rec.Incomplete = r.now(), r.now(), true
+			r.sent(rec)
+			r.finish(rec)
+			return
+		}
+		r.one(rec, item)
+		var more bool
+		if at, more = r.afterTurn(rec); !more {
+			return
+		}
+	}
+}
+
+// sleepUntil waits for offset t on a timer of its own (sessions wait concurrently); false when
+// sending stopped first.
+func (r *wallRun) sleepUntil(t time.Duration) bool {
+	d := time.Until(r.origin.Add(t))
+	if d <= 0 {
+		return r.sending.Err() == nil
+	}
+	tm := time.NewTimer(d)
+	defer tm.Stop()
+	select {
+	case <-tm.C:
+		return true
+	case <-r.sending.Done():
+		return false
+	}
 }
 
 // closedLoop runs Concurrency workers back to back and returns when sending is over; workers
@@ -213,12 +270,21 @@ func (r *wallRun) closedLoop() time.Duration {
 			defer r.wg.Done()
 			for sending.Err() == nil {
 				at := r.now()
-				i, ok := r.take(at)
+				if r.conv != nil {
+					s, ok := r.takeSession()
+					if !ok {
+						over()
+						return
+					}
+					r.session(s, at)
+					continue
+				}
+				i, item, ok := r.takeItem(at)
 				if !ok {
 					over()
 					return
 				}
-				r.one(i, at)
+				r.one(&RequestRecord{Index: i, Intended: at}, item)
 			}
 		}()
 	}
@@ -229,12 +295,11 @@ func (r *wallRun) closedLoop() time.Duration {
 	return r.closedEnd(r.now())
 }
 
-// one runs request i intended at offset at.
-func (r *wallRun) one(i int, at time.Duration) {
-	rec := &RequestRecord{Index: i, Intended: at}
+// one runs the request of rec (its index and intended offset set) with item.
+func (r *wallRun) one(rec *RequestRecord, item Item) {
 	r.sent(rec)
 	ctx, cancel := context.WithTimeout(r.reqCtx, r.o.Timeout)
-	err := r.do(ctx, r.o.Dataset.Item(i), rec, r.origin)
+	err := r.do(ctx, item, rec, r.origin)
 	cancel()
 	rec.Done = r.now()
 	if err != nil {

@@ -22,6 +22,9 @@ func RunVirtualPoint(ctx context.Context, srv virtual.Server, o Options, spec Po
 	}
 	v := newVrun(ctx, c, srv)
 	sendEnd := v.run()
+	if v.err == nil && c.trace != nil && c.trace.err != nil {
+		v.err = c.trace.err
+	}
 	return c.point(sendEnd, v.probe, &v.track.m, v.err)
 }
 
@@ -34,7 +37,8 @@ type vrun struct {
 	base     time.Duration
 	track    *serverTracker
 	inflight map[*RequestRecord]bool
-	pending  []*RequestRecord // open loop, waiting for a max_concurrency slot
+	pending  []pendingSend // open loop, waiting for a max_concurrency slot
+	caching  bool          // the server caches prefixes: requests carry their blocks
 	nextTick time.Duration
 	closedFn func(at time.Duration)
 	probe    GPUProbe
@@ -43,7 +47,13 @@ type vrun struct {
 
 func newVrun(ctx context.Context, c *pointCore, srv virtual.Server) *vrun {
 	return &vrun{pointCore: c, ctx: ctx, srv: srv, base: srv.Now(), track: newServerTracker(),
-		inflight: map[*RequestRecord]bool{}, probe: c.startProbe(ctx)}
+		inflight: map[*RequestRecord]bool{}, probe: c.startProbe(ctx), caching: srv.Stats().PrefixCaching}
+}
+
+// pendingSend is a send waiting for a max_concurrency slot.
+type pendingSend struct {
+	r    *RequestRecord
+	item Item
 }
 
 // run sends, drains and finishes requests still in flight as incomplete; it returns the send
@@ -105,11 +115,7 @@ func (v *vrun) flushServer() {
 
 func (v *vrun) now() time.Duration { return v.srv.Now() - v.base }
 
-func (v *vrun) sample() serverSample {
-	s := v.srv.Stats()
-	return serverSample{running: float64(s.Running), waiting: float64(s.Waiting), kv: s.KVCacheUsage,
-		preemptions: float64(s.Preemptions), hasRunning: true, hasWaiting: true, hasKV: true, hasPreempt: true}
-}
+func (v *vrun) sample() serverSample { return sampleOfStats(v.srv.Stats()) }
 
 // until runs the server up to origin-relative t, sampling stats and checking stop_when at every
 // virtual second on the way. It returns false when the point must stop (v.err when cancelled).
@@ -145,19 +151,37 @@ func (v *vrun) tickUntil(t time.Duration) bool {
 
 // The pacer: waiting is running the server; a send that finds every slot taken queues and goes
 // out when a request finishes.
-func (v *vrun) slot() bool                   { return len(v.inflight) < v.o.MaxConcurrency }
-func (v *vrun) send(i int, at time.Duration) { v.submit(&RequestRecord{Index: i, Intended: at}, at) }
+func (v *vrun) slot() bool { return len(v.inflight) < v.o.MaxConcurrency }
+func (v *vrun) send(i int, at time.Duration) {
+	if v.conv != nil {
+		v.sendTurn(i, 1, at)
+		return
+	}
+	v.submit(&RequestRecord{Index: i, Intended: at}, v.o.Dataset.Item(i), at)
+}
 func (v *vrun) queue(i int, at time.Duration) bool {
-	v.pending = append(v.pending, &RequestRecord{Index: i, Intended: at})
+	v.pending = append(v.pending, pendingSend{&RequestRecord{Index: i, Intended: at}, v.o.Dataset.Item(i)})
 	return true
 }
 
-func (v *vrun) submit(r *RequestRecord, at time.Duration) {
-	item := v.o.Dataset.Item(r.Index)
+// sendTurn submits session s's k-th turn at at (a future time is fine: the server holds it until
+// then); false when the turn is not sent and the session is over.
+func (v *vrun) sendTurn(s, k int, at time.Duration) bool {
+	r, item, ok := v.turn(s, k, at)
+	if ok {
+		v.submit(r, item, at)
+	}
+	return ok
+}
+
+func (v *vrun) submit(r *RequestRecord, item Item, at time.Duration) {
 	r.Sent, r.InputTokens = at, item.PromptTokens
 	v.inflight[r] = true
 	v.sent(r)
 	req := virtual.Request{PromptTokens: item.PromptTokens, MaxTokens: item.OutputTokens}
+	if v.caching {
+		req.Blocks = virtual.PromptBlocks(item.Prompt)
+	}
 	if !v.o.AllowEOS {
 		req.MinTokens, req.IgnoreEOS = item.OutputTokens, true
 	}
@@ -193,7 +217,12 @@ func (v *vrun) submit(r *RequestRecord, at time.Duration) {
 			if len(v.pending) > 0 {
 				next := v.pending[0]
 				v.pending = v.pending[1:]
-				v.submit(next, t)
+				v.submit(next.r, next.item, t)
+			}
+			if r.Turn > 0 {
+				if at, more := v.afterTurn(r); more && v.sendTurn(r.Session-1, r.Turn+1, at) {
+					return // the session goes on
+				}
 			}
 			if v.closedFn != nil {
 				v.closedFn(t)
@@ -221,8 +250,14 @@ func (v *vrun) complete(r *RequestRecord) {
 // closedLoop starts Concurrency workers at 0; each completion is its worker's next send.
 func (v *vrun) closedLoop() time.Duration {
 	v.closedFn = func(at time.Duration) {
+		if v.conv != nil {
+			if s, ok := v.takeSession(); ok {
+				v.sendTurn(s, 1, at)
+			}
+			return
+		}
 		if i, ok := v.take(at); ok {
-			v.submit(&RequestRecord{Index: i, Intended: at}, at)
+			v.submit(&RequestRecord{Index: i, Intended: at}, v.o.Dataset.Item(i), at)
 		}
 	}
 	defer func() { v.closedFn = nil }()
@@ -261,9 +296,9 @@ func (v *vrun) drain(sendEnd time.Duration) {
 			return
 		}
 	}
-	for _, r := range v.pending {
-		r.Incomplete, r.Sent, r.Done = true, v.now(), v.now()
-		v.inflight[r] = true
+	for _, p := range v.pending {
+		p.r.Incomplete, p.r.Sent, p.r.Done = true, v.now(), v.now()
+		v.inflight[p.r] = true
 	}
 	v.pending = nil
 }

@@ -32,7 +32,7 @@ type Schedule struct {
 	rate       float64
 	arrival    Arrival
 	burstiness float64
-	next       float64 // seconds
+	nextAt     float64 // seconds
 }
 
 // NewSchedule builds the schedule for rate requests/s. Gamma gaps have shape = burstiness and
@@ -58,9 +58,9 @@ func NewSchedule(seed uint64, key string, rate float64, arrival Arrival, burstin
 
 // Next returns the offset of the next send. The first send is at 0.
 func (s *Schedule) Next() time.Duration {
-	at := s.next
+	at := s.nextAt
 	if !math.IsInf(s.rate, 1) {
-		s.next += s.gap()
+		s.nextAt += s.gap()
 	}
 	return time.Duration(at * float64(time.Second))
 }

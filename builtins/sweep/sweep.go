@@ -14,6 +14,8 @@ type Config struct {
 	Name        string
 	Rates       []float64 // open loop; exactly one of Rates / Concurrency
 	Concurrency []int     // closed loop
+	TimeScales  []float64 // trace replays (Options.Trace), one point per scale
+	Ramp        bool      // one point: Options.Ramp
 	Options     Options
 	// Writer, if set, receives every record and the points after each point.
 	Writer *Writer
@@ -33,8 +35,14 @@ type Result struct {
 
 // Specs expands the config into point specs.
 func (c *Config) Specs() ([]PointSpec, error) {
-	if (len(c.Rates) > 0) == (len(c.Concurrency) > 0) {
-		return nil, paramerr.New("rates", "want exactly one of rates or concurrency")
+	kinds := 0
+	for _, set := range []bool{len(c.Rates) > 0, len(c.Concurrency) > 0, len(c.TimeScales) > 0, c.Ramp} {
+		if set {
+			kinds++
+		}
+	}
+	if kinds != 1 {
+		return nil, paramerr.New("rates", "want exactly one of rates, concurrency, a trace's time scales or a ramp")
 	}
 	if c.Repeats < 0 {
 		return nil, paramerr.New("repeats", "want a whole number >= 1, got %d", c.Repeats)
@@ -46,6 +54,15 @@ func (c *Config) Specs() ([]PointSpec, error) {
 			return nil, paramerr.New("rates", "element %d must be > 0, got %v", i, r)
 		}
 		specs = append(specs, PointSpec{Index: first + i, Rate: r})
+	}
+	for i, f := range c.TimeScales {
+		if !(f > 0) {
+			return nil, paramerr.New("time_scale", "element %d must be > 0, got %v", i, f)
+		}
+		specs = append(specs, PointSpec{Index: first + i, TimeScale: f})
+	}
+	if c.Ramp {
+		specs = append(specs, PointSpec{Index: first, Ramp: true})
 	}
 	for i, n := range c.Concurrency {
 		if n < 1 {

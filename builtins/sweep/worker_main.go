@@ -25,13 +25,14 @@ const WorkerCommandName = "sweep-worker"
 
 // workerJob is one worker's share of a point.
 type workerJob struct {
-	Worker    int      `json:"worker"`
-	URL       string   `json:"url"`
-	Model     string   `json:"model"`
-	APIKey    string   `json:"api_key,omitempty"`
-	Endpoint  Endpoint `json:"endpoint"`
-	IgnoreEOS bool     `json:"ignore_eos"`
-	Dataset   wireData `json:"dataset"`
+	Worker    int       `json:"worker"`
+	URL       string    `json:"url"`
+	Model     string    `json:"model"`
+	APIKey    string    `json:"api_key,omitempty"`
+	Endpoint  Endpoint  `json:"endpoint"`
+	IgnoreEOS bool      `json:"ignore_eos"`
+	Sampling  *Sampling `json:"sampling,omitempty"`
+	Dataset   wireData  `json:"dataset"`
 	// Open loop: this worker's sends, in schedule order (request index and intended offset).
 	Sends []wireSend `json:"sends,omitempty"`
 	// Closed loop: Concurrency loops whose k-th request has index First + k·Stride, sending until
@@ -139,6 +140,7 @@ func WorkerMain(ctx context.Context, in io.Reader, out io.Writer) error {
 	}
 	conns := cmp.Or(job.Concurrency, job.MaxConcurrency, 1024)
 	client := newHTTPClient(job.URL, job.Model, job.APIKey, cmp.Or(job.Endpoint, EndpointCompletions), conns, job.IgnoreEOS)
+	client.extra = job.Sampling.fragment()
 	defer client.close()
 	w := &worker{job: job, ds: ds, do: client.do, out: &lineWriter{bw: bufio.NewWriterSize(out, 256<<10)}}
 	w.out.emit(workerLine{Ready: true})

@@ -99,8 +99,14 @@ type workerEvent struct {
 // end (the first unsent offset, as openLoop returns it).
 func (c *pointCore) workerJobs(t Target, n int) ([]workerJob, time.Duration, error) {
 	o := &c.o
+	if o.Dataset.trace != nil || o.Dataset.conv != nil {
+		// Workers rebuild the requests from a random spec or a file's items; a streamed trace
+		// and sessions that follow their own answers stay in one process.
+		return nil, 0, fmt.Errorf("clients > 1 needs a random, jsonl or sharegpt dataset, not %q", o.Dataset.Kind)
+	}
 	base := workerJob{URL: t.URL, Model: t.Model, APIKey: t.APIKey, Endpoint: t.Endpoint, IgnoreEOS: !o.AllowEOS,
-		Dataset: dataOf(o.Dataset), Warmup: o.Warmup, Timeout: o.Timeout, Grace: o.Grace, OnFull: o.OnFull}
+		Dataset: dataOf(o.Dataset), Warmup: o.Warmup, Timeout: o.Timeout, Grace: o.Grace, OnFull: o.OnFull,
+		Sampling: o.Sampling}
 	if c.spec.Concurrency > 0 {
 		n = min(n, c.spec.Concurrency) // a worker without a loop would have nothing to do
 		jobs := make([]workerJob, n)
@@ -147,7 +153,11 @@ func (c *pointCore) workerJobs(t Target, n int) ([]workerJob, time.Duration, err
 	// openLoop's rules, without a clock: which sends go out and where the window ends.
 	measured := 0
 	for i := 0; ; i++ {
-		at := c.sched.Next()
+		at, more := c.arr.next()
+		if !more {
+			return jobs, c.last0 + time.Nanosecond, nil
+		}
+		c.last0 = at
 		if o.NumRequests > 0 {
 			if measured >= o.NumRequests {
 				return jobs, at, nil
