@@ -72,8 +72,8 @@ func TestPlansInVirtualTime(t *testing.T) {
 	plans, _ := filepath.Glob("*.star")
 	bench, _ := filepath.Glob("bench/*.star")
 	for _, plan := range append(plans, bench...) {
-		if plan == "real_engine.star" {
-			continue // a real engine on a real model file: TestRealEngine
+		if plan == "real_engine.star" || plan == "real_workloads.star" {
+			continue // a real engine on a real model file: TestRealEngine, TestWorkloadsOnTheRealEngine
 		}
 		t.Run(plan, func(t *testing.T) {
 			a := run(t, runtime.Options{PlanPath: plan, Virtual: true, Sets: virtualSets[plan]})

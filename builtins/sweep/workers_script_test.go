@@ -11,3 +11,8 @@ import (
 func TestClientsWallScript(t *testing.T) {
 	runtimetest.RunScript(t, "testdata/scripts/clients_wall.star", runtimetest.Options{Wall: true})
 }
+
+// Conversations, trace replay, ramps and sampling parameters on the wall clock, over HTTP.
+func TestWorkloadsWallScript(t *testing.T) {
+	runtimetest.RunScript(t, "testdata/scripts/workloads_wall.star", runtimetest.Options{Wall: true})
+}
