@@ -273,6 +273,7 @@ func writeSweep(b *strings.Builder, s Sweep, plots Plots, level float64) {
 		{"total tok/s", f(pointschema.TotalTokenThroughput), s.has(pointschema.TotalTokenThroughput)},
 		{"delivered", f(fieldDelivered), s.level() > 0 && s.has(fieldDelivered)},
 		{"KV cache max", func(i int) string { return pct(s.value(i, pointschema.ServerMaxKVCacheUsage)) }, s.has(pointschema.ServerMaxKVCacheUsage)},
+		{"prefix hit", func(i int) string { return pct(s.prefixHitRate(i)) }, s.hasPrefixHits()},
 		{"GPU mem (MiB)", func(i int) string { return fmtNum(math.Round(s.gpuMemoryMiB(i))) }, hasMem},
 		{"client bottleneck", func(i int) string { return bottleneck(s, i) }, hasBottleneck},
 		{"J/token", f(pointschema.GPUJoulesPerOutputToken), s.has(pointschema.GPUJoulesPerOutputToken)},
@@ -307,6 +308,7 @@ func writeSweep(b *strings.Builder, s Sweep, plots Plots, level float64) {
 		b.WriteString("⚠: see Warnings.\n\n")
 	}
 	writeSweepNotes(b, s, load)
+	writeWorkloads(b, s)
 	for _, p := range plots.PerSweep[s.Name] {
 		fmt.Fprintf(b, "![%s](plots/%s.png)\n\n", p.Title, p.File)
 	}

@@ -39,15 +39,22 @@ func PlanPlots(r Report, sweeps []Sweep) Plots {
 	var xs []string
 	for _, s := range sweeps {
 		s := s
+		// A ramp sweep's few points say little against load; its slices are charted instead.
+		ramp := s.hasSlices()
+		if ramp {
+			ps.PerSweep[s.Name] = append(ps.PerSweep[s.Name], slicePlots(r, s)...)
+		}
 		if s.has(pointschema.RequestThroughput) && s.has(s.X()) {
-			ps.PerSweep[s.Name] = append(ps.PerSweep[s.Name], PlotRef{File: "throughput_" + s.Name,
-				Title: s.Name + ": throughput vs load", draw: func() (*plot.Plot, error) { return throughputPlot(s, kneeOf(r, s.Name)) }})
+			if !ramp {
+				ps.PerSweep[s.Name] = append(ps.PerSweep[s.Name], PlotRef{File: "throughput_" + s.Name,
+					Title: s.Name + ": throughput vs load", draw: func() (*plot.Plot, error) { return throughputPlot(s, kneeOf(r, s.Name)) }})
+			}
 			if len(byX[s.X()]) == 0 {
 				xs = append(xs, s.X())
 			}
 			byX[s.X()] = append(byX[s.X()], s)
 		}
-		if len(latencySeries(s)) > 0 {
+		if !ramp && len(latencySeries(s)) > 0 {
 			ps.PerSweep[s.Name] = append(ps.PerSweep[s.Name], PlotRef{File: "latency_" + s.Name,
 				Title: s.Name + ": latency vs load", draw: func() (*plot.Plot, error) { return latencyPlot(s) }})
 		}

@@ -24,6 +24,9 @@ type Sweep struct {
 	Rows   []map[string]any
 	Points []analysis.LoadPoint
 
+	// work is each point's trace, ramp, slices and sessions, when it has them (workloads.go).
+	work []pointWork
+
 	// warnings are each point's reasons for doubt (flagged in its row, listed under Warnings);
 	// tableFindings are the failed checks that need several rows, once each.
 	warnings      [][]warning
@@ -85,7 +88,7 @@ func newSweep(name string, rows []map[string]any, given bool) (Sweep, error) {
 	if err != nil {
 		return Sweep{}, fmt.Errorf("sweep %s: %w", name, err)
 	}
-	s := Sweep{Name: name, Given: given, Rows: rows, Points: pts}
+	s := Sweep{Name: name, Given: given, Rows: rows, Points: pts, work: workOf(rows)}
 	s.findWarnings()
 	return s, nil
 }

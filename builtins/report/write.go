@@ -86,6 +86,15 @@ func render(dir string, r Report, sweeps []Sweep) error {
 		if err := writeFile(filepath.Join(dir, "sweeps", s.Name+".csv"), data); err != nil {
 			return err
 		}
+		if s.hasSlices() {
+			data, err := slicesCSV(s)
+			if err != nil {
+				return err
+			}
+			if err := writeFile(filepath.Join(dir, "sweeps", s.Name+".slices.csv"), data); err != nil {
+				return err
+			}
+		}
 	}
 	for _, t := range r.Tables {
 		data, err := tableCSV(t.Columns, t.Rows)
