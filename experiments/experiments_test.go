@@ -29,7 +29,7 @@ func run(t *testing.T, opts runtime.Options) string {
 		opts.Out = filepath.Join(t.TempDir(), "run")
 	}
 	opts.Seed = runtime.DefaultSeed
-	opts.LogOut, opts.LogLevel = io.Discard, zerolog.WarnLevel
+	opts.LogOut, opts.LogLevel, opts.PrintOut = io.Discard, zerolog.WarnLevel, io.Discard
 	out, err := runtime.Execute(context.Background(), opts)
 	if err != nil {
 		t.Fatalf("%s: %v", opts.PlanPath, err)

@@ -41,6 +41,9 @@ type Options struct {
 	// directory always gets JSON. Nil means stderr.
 	LogOut   io.Writer
 	LogLevel zerolog.Level
+	// PrintOut receives the plan's print() lines, plainly (nil: stdout); the run directory keeps
+	// a copy in output.txt.
+	PrintOut io.Writer
 	Args     []string // the command line, for the manifest
 	// Extra names added to every plan's predeclared names (the assert module in script tests).
 	Extra starlark.StringDict
@@ -54,6 +57,8 @@ type Outcome struct {
 	Dir    string
 	Status string // "ok", "error", "interrupted"
 	Err    error
+	// RealTime says, for a --virtual run, how long the same plan would take on real servers.
+	RealTime string
 }
 
 // DefaultSeed is the run seed when --seed is not given, so two plain runs make the same choices.
@@ -132,6 +137,17 @@ func Execute(ctx context.Context, opts Options) (*Outcome, error) {
 		logOut = os.Stderr
 	}
 	log := zerolog.New(zerolog.MultiLevelWriter(logOut, logFile)).Level(opts.LogLevel).With().Timestamp().Logger()
+	// The plan's own output: every run (a resume re-executes the plan from the top) writes it
+	// whole.
+	outputFile, err := os.Create(filepath.Join(dir, "output.txt"))
+	if err != nil {
+		return nil, err
+	}
+	defer outputFile.Close()
+	printOut := opts.PrintOut
+	if printOut == nil {
+		printOut = os.Stdout
+	}
 
 	manifest, err := LoadManifest(filepath.Join(dir, "manifest.json"))
 	if err != nil {
@@ -194,7 +210,9 @@ func Execute(ctx context.Context, opts Options) (*Outcome, error) {
 		Ctx: runCtx, Dir: dir, Seed: opts.Seed, Mode: mode, Virtual: opts.Virtual, Log: log, Confidence: opts.Confidence,
 		EngineCmds: opts.EngineCmds, PlanPath: opts.PlanPath,
 		journal: journal, manifest: manifest,
-		params: &paramSet{sets: opts.Sets, values: map[string]starlark.Value{}},
+		params:   &paramSet{sets: opts.Sets, values: map[string]starlark.Value{}},
+		printOut: io.MultiWriter(printOut, outputFile),
+		fileLog:  zerolog.New(logFile).With().Timestamp().Logger(),
 	}
 	for _, h := range append(registeredRunHooks(), opts.Hooks...) {
 		h(run)
@@ -207,6 +225,14 @@ func Execute(ctx context.Context, opts Options) (*Outcome, error) {
 
 	out := &Outcome{Dir: dir, Status: "ok", Err: execErr}
 	end := map[string]any{"end": time.Now().UTC().Format(time.RFC3339Nano), "exit": 0}
+	if total, parts, line, ok := run.RealTimeEstimate(); ok {
+		secs := map[string]float64{}
+		for k, d := range parts {
+			secs[k] = d.Seconds()
+		}
+		end["real_time_estimate"] = map[string]any{"total_s": total.Seconds(), "parts_s": secs}
+		out.RealTime = line
+	}
 	if execErr != nil {
 		out.Status = "error"
 		end["exit"] = 1
@@ -409,7 +435,11 @@ func mustAbs(p string) string {
 	return abs
 }
 
-// print sends a plan's print() to the log with the caller's file:line.
+// print writes a plan's print() to stdout and output.txt as it is, and to run.log with the
+// caller's file:line (not to the console log, which would show it twice).
 func (r *Run) print(thread *starlark.Thread, msg string) {
-	r.Log.Info().Str("at", callerPos(thread)).Msg(msg)
+	r.mu.Lock()
+	fmt.Fprintln(r.printOut, msg)
+	r.mu.Unlock()
+	r.fileLog.Info().Str("at", callerPos(thread)).Str("print", msg).Msg("print")
 }

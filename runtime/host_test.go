@@ -23,6 +23,9 @@ func execute(t *testing.T, ctx context.Context, opts runtime.Options) (*runtime.
 	t.Helper()
 	var log bytes.Buffer
 	opts.LogOut = &syncBuffer{buf: &log}
+	if opts.PrintOut == nil {
+		opts.PrintOut = opts.LogOut // print() lines land among the log lines the tests read
+	}
 	opts.LogLevel = zerolog.InfoLevel
 	if opts.Seed == 0 {
 		opts.Seed = runtime.DefaultSeed

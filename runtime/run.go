@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"hash/fnv"
+	"io"
 	"os"
 	"path/filepath"
 	"sync"
@@ -60,6 +61,9 @@ type Run struct {
 	journal  *Journal
 	manifest *Manifest
 	params   *paramSet
+	printOut io.Writer      // print(): stdout and output.txt
+	real     realTime       // --virtual: the time the run would take on real servers
+	fileLog  zerolog.Logger // run.log alone
 
 	mu       sync.Mutex
 	ordinals map[string]int

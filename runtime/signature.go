@@ -59,6 +59,9 @@ func CheckSignature(b Builtin) error {
 		return fmt.Errorf("%s: the binding does not unpack its arguments with runtime.UnpackArgs first (got %v)", b.Name, err)
 	}
 	got := probe.params
+	if n := len(documented); n > 0 && documented[n-1].variadic {
+		documented = documented[:n-1] // the binding takes *args itself
+	}
 	if len(got) != len(documented) {
 		return fmt.Errorf("%s: the signature documents %d parameters (%s), the binding unpacks %d (%s)",
 			b.Name, len(documented), paramNames(documented), len(got), unpackedNames(got))
@@ -94,8 +97,9 @@ func callProbe(thread *starlark.Thread, b Builtin) (err error) {
 }
 
 type documentedParam struct {
-	name string
-	def  starlark.Value // nil: required
+	name     string
+	def      starlark.Value // nil: required
+	variadic bool           // *args: taken by the binding itself, after what it unpacks
 }
 
 func parseSignature(b Builtin) ([]documentedParam, error) {
@@ -116,6 +120,12 @@ func parseSignature(b Builtin) ([]documentedParam, error) {
 		switch a := arg.(type) {
 		case *syntax.Ident:
 			out = append(out, documentedParam{name: a.Name})
+		case *syntax.UnaryExpr:
+			id, ok := a.X.(*syntax.Ident)
+			if a.Op != syntax.STAR || !ok {
+				return nil, fmt.Errorf("%s: signature argument is not *name", b.Name)
+			}
+			out = append(out, documentedParam{name: "*" + id.Name, variadic: true})
 		case *syntax.BinaryExpr:
 			id, ok := a.X.(*syntax.Ident)
 			if a.Op != syntax.EQ || !ok {

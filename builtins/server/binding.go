@@ -368,6 +368,9 @@ func start(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kw
 		if h, err = mgr.Start(ctx, spec); err != nil {
 			return Info{}, err
 		}
+		if !spec.Twin() {
+			runtime.FromThread(thread).NoteRealTime("server starts", h.RealStartTime())
+		}
 		return h.Info(), nil
 	})
 	if err != nil {

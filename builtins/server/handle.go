@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	"starlab/builtins/sim"
 )
@@ -51,6 +52,8 @@ type Handle struct {
 	proc    *process
 	simSrv  *simServer
 	job     *slurmJob
+	// realStart is the start-up the simulated server would take for real (realStartTime).
+	realStart time.Duration
 }
 
 // Info returns the server's description.

@@ -243,10 +243,13 @@ func (m *Manager) launchVirtual(h *Handle, info *Info) error {
 		return err
 	}
 	slots := slotEngine(spec.Backend) || (spec.Calibration != nil && slotEngine(spec.Calibration.Cal.Engine))
-	kv, err := simKVCache(cfg, slots)
+	kv, weights, err := simResolve(cfg, slots)
 	if err != nil {
 		return fmt.Errorf("server %s failed to start (simulated): %v", info.Name, err)
 	}
+	h.mu.Lock()
+	h.realStart = realStartTime(spec.Backend, weights)
+	h.mu.Unlock()
 	info.Virtual, info.KVCache, info.URL, info.EngineVersion = true, kv, "virtual://"+info.Name, SimVersion
 	if spec.Calibration != nil {
 		info.Calibration = spec.Calibration.Name

@@ -45,16 +45,22 @@ func simConfig(spec Spec) (sim.Config, error) {
 // simKVCache is what the simulator's start-up log would report for cfg. A twin of llama.cpp or
 // ollama (slots) also states its slots and each slot's context, as those engines do.
 func simKVCache(cfg sim.Config, slots bool) (*KVCache, error) {
+	kv, _, err := simResolve(cfg, slots)
+	return kv, err
+}
+
+// simResolve is simKVCache with the resolved model's weight bytes (all ranks).
+func simResolve(cfg sim.Config, slots bool) (*KVCache, float64, error) {
 	r, err := sim.Resolve(cfg)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	kv := &KVCache{MemoryGiB: r.KVCacheGiB(), Tokens: r.KVTokens, MaxConcurrency: r.MaxConcurrency, TokensPerRequest: r.MaxModelLen}
 	if slots {
 		kv.Slots, kv.SlotContext, kv.MaxConcurrency = r.MaxNumSeqs, r.MaxModelLen, 0
 		kv.perRequest()
 	}
-	return kv, nil
+	return kv, r.WeightBytes, nil
 }
 
 // simServer is the simulator serving HTTP in this process: same API, logs and /metrics as a

@@ -240,7 +240,9 @@ func measurePoint(ctx context.Context, r *runtime.Run, a *sweepArgs, o Options, 
 		if a.gpu {
 			o.GPU = gpuHook(gpu.PointProbe(r, h, vs))
 		}
-		p, err := RunVirtualPoint(ctx, vs, o, s)
+		p, took, err := RunVirtualPointTimed(ctx, vs, o, s)
+		// On a real server the point takes what its simulation did: warmup, window and drain.
+		r.NoteRealTime("load points", took)
 		// The simulator stands in for the engine the plan asked for (pointschema.Point.Engine).
 		info := h.Info()
 		p.Engine, p.EngineVersion, p.Server, p.Calibration = info.Backend, "simulated", info.Name, info.Calibration

@@ -16,16 +16,25 @@ import (
 // back. Per-request timeouts are judged at completion (the contract has no cancel): a request
 // finishing after its timeout is counted as "timeout".
 func RunVirtualPoint(ctx context.Context, srv virtual.Server, o Options, spec PointSpec) (Point, error) {
+	p, _, err := RunVirtualPointTimed(ctx, srv, o, spec)
+	return p, err
+}
+
+// RunVirtualPointTimed is RunVirtualPoint that also says how long the point would take on the
+// wall clock: from its first send to the end of its drain (requests abandoned after an early stop
+// are run out in virtual time afterwards, which a real run does not wait for).
+func RunVirtualPointTimed(ctx context.Context, srv virtual.Server, o Options, spec PointSpec) (Point, time.Duration, error) {
 	c, err := newPointCore(o, spec)
 	if err != nil {
-		return Point{}, err
+		return Point{}, 0, err
 	}
 	v := newVrun(ctx, c, srv)
 	sendEnd := v.run()
 	if v.err == nil && c.trace != nil && c.trace.err != nil {
 		v.err = c.trace.err
 	}
-	return c.point(sendEnd, v.probe, &v.track.m, v.err)
+	p, err := c.point(sendEnd, v.probe, &v.track.m, v.err)
+	return p, v.wallEnd, err
 }
 
 // vrun drives a pointCore in the server's virtual time, on one goroutine.
@@ -42,7 +51,8 @@ type vrun struct {
 	nextTick time.Duration
 	closedFn func(at time.Duration)
 	probe    GPUProbe
-	marks    int // window boundaries marked on the probe
+	marks    int           // window boundaries marked on the probe
+	wallEnd  time.Duration // when a wall-clock run of the point would end (before flushServer)
 }
 
 func newVrun(ctx context.Context, c *pointCore, srv virtual.Server) *vrun {
@@ -83,6 +93,7 @@ func (v *vrun) run() time.Duration {
 		r.Done = v.now()
 		v.complete(r)
 	}
+	v.wallEnd = v.now()
 	v.track.add(v.sample())
 	if v.probe != nil && v.marks < 2 {
 		// Stopped or cancelled before the window ended: close it where the clock is.

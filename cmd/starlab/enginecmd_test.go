@@ -23,9 +23,9 @@ func TestEngineCmdFlag(t *testing.T) {
 	plan := writeFile(t, tmp, "plan.star", startPlan)
 	for i, flags := range [][]string{{"--engine-cmd", "vllm=" + bin}, {"--vllm-cmd", bin}} {
 		dir := filepath.Join(tmp, "run"+string(rune('a'+i)))
-		code, _, stderr := runCLI(append([]string{"run", plan, "--out", dir, "--log-format", "json"}, flags...)...)
-		if code != 0 || !strings.Contains(stderr, "engine=vllm version=0.11.2") {
-			t.Fatalf("%v: exit %d:\n%s", flags, code, stderr)
+		code, stdout, stderr := runCLI(append([]string{"run", plan, "--out", dir, "--log-format", "json"}, flags...)...)
+		if code != 0 || !strings.Contains(stdout, "engine=vllm version=0.11.2") {
+			t.Fatalf("%v: exit %d:\n%s%s", flags, code, stdout, stderr)
 		}
 		var m struct {
 			Servers []struct {

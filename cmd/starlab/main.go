@@ -42,10 +42,10 @@ func commands() []command {
 		{"run", []usageLine{
 			{"PLAN.star [flags]", "run a plan; results go to a new run directory"},
 			{"--resume RUNDIR [PLAN.star]", "continue a killed or failed run"},
-		}, func(args []string, _, stderr io.Writer) (int, error) { return runCmd(args, stderr, false) }},
+		}, func(args []string, stdout, stderr io.Writer) (int, error) { return runCmd(args, stdout, stderr, false) }},
 		{"replay", []usageLine{
 			{"RUNDIR [--plan EDITED.star]", "rerun the plan from recorded results only"},
-		}, func(args []string, _, stderr io.Writer) (int, error) { return runCmd(args, stderr, true) }},
+		}, func(args []string, stdout, stderr io.Writer) (int, error) { return runCmd(args, stdout, stderr, true) }},
 		{"check", []usageLine{
 			{"PLAN.star [--set name=value]...", "type-check a plan and its params; runs nothing"},
 		}, func(args []string, stdout, _ io.Writer) (int, error) { return 0, checkCmd(args, stdout) }},
@@ -200,7 +200,7 @@ func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
 	return fs
 }
 
-func runCmd(args []string, stderr io.Writer, replay bool) (int, error) {
+func runCmd(args []string, stdout, stderr io.Writer, replay bool) (int, error) {
 	name := "run"
 	if replay {
 		name = "replay"
@@ -219,6 +219,7 @@ func runCmd(args []string, stderr io.Writer, replay bool) (int, error) {
 	vllmCmd := fs.String("vllm-cmd", "", "command that starts vLLM: --engine-cmd vllm=`CMD`")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	logFormat := fs.String("log-format", "auto", "auto (console on a terminal, JSON otherwise), console or json")
+	quiet := fs.Bool("quiet", false, "log only warnings and errors (the plan's print() output still goes to stdout)")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return 2, &runtime.UsageError{Err: err}
@@ -256,6 +257,10 @@ func runCmd(args []string, stderr io.Writer, replay bool) (int, error) {
 	if opts.LogLevel, err = zerolog.ParseLevel(*logLevel); err != nil || *logLevel == "" {
 		return 2, runtime.Usagef("--log-level: want debug, info, warn or error, got %q", *logLevel)
 	}
+	if *quiet && opts.LogLevel < zerolog.WarnLevel {
+		opts.LogLevel = zerolog.WarnLevel
+	}
+	opts.PrintOut = stdout
 	if opts.LogOut, err = logOutput(*logFormat, stderr); err != nil {
 		return 2, err
 	}
@@ -268,6 +273,9 @@ func runCmd(args []string, stderr io.Writer, replay bool) (int, error) {
 	outcome, err := runtime.Execute(ctx, opts)
 	if err != nil {
 		return 2, err
+	}
+	if outcome.RealTime != "" {
+		fmt.Fprintln(stderr, outcome.RealTime)
 	}
 	switch outcome.Status {
 	case "ok":

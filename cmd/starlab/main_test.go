@@ -124,15 +124,19 @@ func TestKilledRunResumesWithoutRepeatingSteps(t *testing.T) {
 		t.Fatalf("the kill came too late: %d steps done", len(before))
 	}
 
-	code, _, stderr := runCLI("run", "--resume", killed, plan, "--log-format", "json")
+	code, stdout, stderr := runCLI("run", "--resume", killed, plan, "--log-format", "json")
 	if code != 0 {
 		t.Fatalf("resume exit %d: %s", code, stderr)
 	}
 	if got, want := strings.Count(stderr, "executing step"), 6-len(before); got != want {
 		t.Fatalf("resume executed %d steps, want %d", got, want)
 	}
-	if !strings.Contains(stderr, "total=55") {
-		t.Fatalf("resumed run's result: %s", stderr)
+	if !strings.Contains(stdout, "total=55") {
+		t.Fatalf("resumed run's result: %s", stdout)
+	}
+	// The plan's output is on stdout and in output.txt, not in the log.
+	if data, _ := os.ReadFile(filepath.Join(killed, "output.txt")); string(data) != "total=55\n" || strings.Contains(stderr, "total=55") {
+		t.Fatalf("output.txt %q; stderr has the print: %v", data, strings.Contains(stderr, "total=55"))
 	}
 	after, want := journalResults(t, killed), journalResults(t, ref)
 	if len(after) != len(want) {
@@ -244,5 +248,37 @@ report(title = "r")
 	}
 	if code, _, _ := runCLI("report", filepath.Join(tmp, "nothing")); code == 0 {
 		t.Fatal("report of a missing directory succeeded")
+	}
+}
+
+// A --virtual run ends with the time the plan would take on real servers: its points' warmups,
+// windows and drains, and the servers' start-ups; the manifest keeps the figures.
+func TestVirtualRunEstimatesRealTime(t *testing.T) {
+	plan := writeFile(t, t.TempDir(), "plan.star", `
+s = start_vllm("Llama-3.1-8B", backend = "vllm", sim_gpu = "L40S", max_model_len = 4096)
+sweep(s, rates = [2, 4], duration = "60s", warmup = "10s")
+`)
+	dir := filepath.Join(t.TempDir(), "run")
+	code, _, stderr := runCLI("run", plan, "--virtual", "--quiet", "--out", dir)
+	if code != 0 || !strings.Contains(stderr, "on real servers this run would take about") {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var m struct {
+		Estimate struct {
+			Total float64            `json:"total_s"`
+			Parts map[string]float64 `json:"parts_s"`
+		} `json:"real_time_estimate"`
+	}
+	data, _ := os.ReadFile(filepath.Join(dir, "manifest.json"))
+	if err := json.Unmarshal(data, &m); err != nil {
+		t.Fatal(err)
+	}
+	points, starts := m.Estimate.Parts["load points"], m.Estimate.Parts["server starts"]
+	// Two points of 10 s warmup + 60 s, plus the last answers; a vLLM start of a minute and more.
+	if points < 140 || points > 160 || starts < 60 || m.Estimate.Total != points+starts {
+		t.Fatalf("estimate %+v", m.Estimate)
+	}
+	if strings.Contains(stderr, `"level":"info"`) || strings.Contains(stderr, "INF") {
+		t.Fatalf("--quiet logged info lines: %s", stderr)
 	}
 }

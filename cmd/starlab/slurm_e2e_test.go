@@ -149,7 +149,8 @@ func TestSlurmKilledRunResumesOnTheSameJob(t *testing.T) {
 		t.Fatalf("resume: %v\n%s", err, stderr)
 	}
 	reattached := regexp.MustCompile(`(?m)^.*re-attaching to the Slurm job.*$`).FindString(string(stderr))
-	if !strings.Contains(reattached, `"job":"`+id+`"`) || !strings.Contains(string(stderr), "points=4") {
+	output, _ := os.ReadFile(filepath.Join(r.dir, "output.txt")) // the plan's print()s
+	if !strings.Contains(reattached, `"job":"`+id+`"`) || !strings.Contains(string(output), "points=4") {
 		t.Fatalf("resume did not re-attach to job %s and finish the sweep:\n%s", id, stderr)
 	}
 	if strings.Contains(string(stderr), "submitted the server's Slurm job") {

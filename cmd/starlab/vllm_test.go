@@ -75,9 +75,9 @@ func TestVLLMExecutableEndToEnd(t *testing.T) {
 	plan := writeFile(t, tmp, "plan.star", vllmPlan)
 
 	dir := filepath.Join(tmp, "ok")
-	code, _, stderr := runCLI("run", plan, "--out", dir, "--log-format", "json")
-	if code != 0 || !strings.Contains(stderr, "points=3") || !strings.Contains(stderr, "kv tokens=") {
-		t.Fatalf("exit %d:\n%s", code, stderr)
+	code, stdout, stderr := runCLI("run", plan, "--out", dir, "--log-format", "json")
+	if code != 0 || !strings.Contains(stdout, "points=3") || !strings.Contains(stdout, "kv tokens=") {
+		t.Fatalf("exit %d:\n%s%s", code, stdout, stderr)
 	}
 	pids := serverPIDs(t, dir)
 	if len(pids) != 1 {
@@ -135,9 +135,9 @@ func TestKilledRunLeavesNoServerAndResumes(t *testing.T) {
 	cmd.Wait()
 	waitGone(t, serverPIDs(t, dir)) // the server got SIGTERM when starlab died
 
-	code, _, stderr := runCLI("run", "--resume", dir, plan, "--log-format", "json")
-	if code != 0 || !strings.Contains(stderr, "points=3") {
-		t.Fatalf("resume exit %d:\n%s", code, stderr)
+	code, stdout, stderr := runCLI("run", "--resume", dir, plan, "--log-format", "json")
+	if code != 0 || !strings.Contains(stdout, "points=3") {
+		t.Fatalf("resume exit %d:\n%s%s", code, stdout, stderr)
 	}
 	if n := strings.Count(stderr, "sweep: measuring point"); n < 1 || n > 2 {
 		t.Fatalf("resume measured %d points, want only the ones not journaled", n)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/rs/zerolog"
@@ -52,6 +53,7 @@ func RunScript(t *testing.T, file string, opts Options) string {
 		Virtual:  !opts.Wall,
 		LogOut:   zerolog.NewTestWriter(t),
 		LogLevel: zerolog.InfoLevel,
+		PrintOut: testPrinter{t},
 		Extra:    assertModule(t),
 		Hooks: []func(*runtime.Run){func(r *runtime.Run) {
 			r.OnThread(func(th *starlark.Thread) { starlarktest.SetReporter(th, t) })
@@ -64,6 +66,15 @@ func RunScript(t *testing.T, file string, opts Options) string {
 		t.Fatalf("%s", runtime.FormatError(out.Err))
 	}
 	return out.Dir
+}
+
+// testPrinter shows a script's print() lines in the test's log.
+type testPrinter struct{ t *testing.T }
+
+func (p testPrinter) Write(b []byte) (int, error) {
+	p.t.Helper()
+	p.t.Log(strings.TrimSuffix(string(b), "\n"))
+	return len(b), nil
 }
 
 func assertModule(t *testing.T) starlark.StringDict {
