@@ -55,6 +55,9 @@ func commands() []command {
 		{"report", []usageLine{
 			{"RUNDIR", "rebuild a run's report.md/json, plots and CSVs"},
 		}, func(args []string, stdout, _ io.Writer) (int, error) { return 0, reportCmd(args, stdout) }},
+		{"export", []usageLine{
+			{"RUNDIR --format vllm-bench [--out DIR]", "write every point as a vllm bench serve result JSON"},
+		}, exportCmd},
 		{"sim", []usageLine{
 			{"serve MODEL [vllm serve flags]", "serve the simulator as vLLM would, until Ctrl-C"},
 		}, func(args []string, stdout, stderr io.Writer) (int, error) { return simCmd(args, stdout, stderr), nil }},
