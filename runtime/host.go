@@ -32,6 +32,9 @@ type Options struct {
 	Resume   string // run directory to continue
 	Replay   string // run directory whose journal answers every step
 	Virtual  bool
+	// DryRun runs the plan as Virtual does, in a temporary directory removed at the end, and has
+	// every server start say what it would launch (command, environment, GPUs, Slurm script).
+	DryRun bool
 	// Confidence is the level of the run's intervals and decisions; 0 means 0.95 (or, resuming,
 	// the recorded level).
 	Confidence float64
@@ -75,6 +78,17 @@ func Execute(ctx context.Context, opts Options) (*Outcome, error) {
 	}
 	if modeCount > 1 {
 		return nil, Usagef("--resume and replay cannot be combined")
+	}
+	if opts.DryRun {
+		if modeCount > 0 || opts.Out != "" {
+			return nil, Usagef("--dry-run runs a plan afresh and keeps nothing: no --resume, replay or --out")
+		}
+		tmp, err := os.MkdirTemp("", "starlab-dry-run-")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(tmp)
+		opts.Virtual, opts.Out = true, filepath.Join(tmp, "run")
 	}
 	mode := Fresh
 	srcDir := ""
@@ -126,6 +140,23 @@ func Execute(ctx context.Context, opts Options) (*Outcome, error) {
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
+	}
+	// One run per directory, from here to the end: the check below and the journal's creation
+	// happen under the lock, so two runs started together cannot both pass the check.
+	lock, err := lockRunDir(dir, false)
+	if err != nil {
+		return nil, err
+	}
+	defer lock.release(true)
+	if mode == Replay {
+		src, err := lockRunDir(srcDir, true)
+		if err != nil {
+			return nil, err
+		}
+		defer src.release(false)
+	}
+	if mode == Fresh && exists(filepath.Join(dir, "journal.jsonl")) {
+		return nil, Usagef("%s already holds a run: continue it with --resume %s, or choose another --out", dir, dir)
 	}
 	logFile, err := os.OpenFile(filepath.Join(dir, "run.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
@@ -207,7 +238,7 @@ func Execute(ctx context.Context, opts Options) (*Outcome, error) {
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	run := &Run{
-		Ctx: runCtx, Dir: dir, Seed: opts.Seed, Mode: mode, Virtual: opts.Virtual, Log: log, Confidence: opts.Confidence,
+		Ctx: runCtx, Dir: dir, Seed: opts.Seed, Mode: mode, Virtual: opts.Virtual, DryRun: opts.DryRun, Log: log, Confidence: opts.Confidence,
 		EngineCmds: opts.EngineCmds, PlanPath: opts.PlanPath,
 		journal: journal, manifest: manifest,
 		params:   &paramSet{sets: opts.Sets, values: map[string]starlark.Value{}},
@@ -350,10 +381,7 @@ func runDir(mode Mode, opts Options, srcDir string) (string, error) {
 			dir = fmt.Sprintf("%s-%d", base, i)
 		}
 	}
-	if _, err := os.Stat(filepath.Join(dir, "journal.jsonl")); err == nil {
-		return "", Usagef("%s already holds a run: continue it with --resume %s, or choose another --out", dir, dir)
-	}
-	return dir, nil
+	return dir, nil // whether it already holds a run is checked under its lock
 }
 
 func exists(path string) bool {

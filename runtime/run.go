@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"fmt"
 	"hash/fnv"
 	"io"
 	"os"
@@ -47,6 +48,9 @@ type Run struct {
 	Mode Mode
 	// Virtual makes every server the simulator in virtual time (--virtual).
 	Virtual bool
+	// DryRun (--dry-run, with Virtual) makes builtins that would launch something say what, on
+	// stdout, instead.
+	DryRun bool
 	// Log is the run's logger; builtins add their own fields.
 	Log zerolog.Logger
 	// EngineCmds are the commands that start engines, by engine name (--engine-cmd NAME=CMD,
@@ -70,6 +74,14 @@ type Run struct {
 	closers  []func()
 	state    map[any]any
 	onThread []func(*starlark.Thread)
+}
+
+// Say writes text to the run's output (stdout and output.txt) as print() does: what a dry run
+// would launch.
+func (r *Run) Say(text string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	fmt.Fprint(r.printOut, text)
 }
 
 // OnThread registers a function applied to every Starlark thread of the run as it is made (the

@@ -2,7 +2,6 @@ package report
 
 import (
 	"fmt"
-	"regexp"
 
 	"go.starlark.net/starlark"
 	"go.starlark.net/starlarkstruct"
@@ -80,8 +79,6 @@ func reportFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple,
 	}), nil
 }
 
-var validName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
-
 // fileName is a name that becomes a file of the run directory (tables/<name>.csv, plots/<name>.png).
 type fileName string
 
@@ -91,8 +88,8 @@ func (n *fileName) Unpack(v starlark.Value) error {
 	if !ok {
 		return fmt.Errorf("got %s, want string", v.Type())
 	}
-	if !validName.MatchString(string(s)) {
-		return fmt.Errorf("%q is not a file name (letters, digits, _ . -)", string(s))
+	if err := runtime.CheckFileName(string(s)); err != nil {
+		return err
 	}
 	*n = fileName(s)
 	return nil

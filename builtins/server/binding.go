@@ -121,7 +121,7 @@ type managerKey struct{}
 func ManagerFor(r *runtime.Run) *Manager {
 	return runtime.State(r, managerKey{}, func() *Manager {
 		m := NewManager(r.Dir, machineGPUs(), r.Log)
-		m.EngineCmds, m.Virtual = r.EngineCmds, r.Virtual
+		m.EngineCmds, m.Virtual, m.DryRun, m.Say = r.EngineCmds, r.Virtual, r.DryRun, r.Say
 		m.SeedFor = func(name string) uint64 { return r.DeriveSeed("server/" + name) }
 		m.OnChange = func(infos []Info) {
 			if err := r.SetManifest("servers", ManifestEntries(infos)); err != nil {
@@ -177,6 +177,12 @@ func (a *serverArgs) spec(thread *starlark.Thread, engine string, gpus int) (Spe
 	launcher, err := launcherArg(a.launcher)
 	if err != nil {
 		return Spec{}, err
+	}
+	if a.name.Set {
+		// The name becomes servers/NAME.log, a Slurm job name and a sweep's default name.
+		if err := runtime.CheckFileName(a.name.V); err != nil {
+			return Spec{}, paramerr.Wrap("name", err)
+		}
 	}
 	spec := Spec{Launcher: launcher, Backend: engine, GPUs: gpus, DataParallel: a.dp, Model: a.model.V, Quantization: a.quant.V, URL: a.url.V,
 		Name: a.name.V, SimGPU: a.simGPU.V, TensorParallel: a.tp.V, MaxNumSeqs: a.maxSeqs.V, MaxModelLen: a.maxLen.V,

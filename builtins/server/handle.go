@@ -3,6 +3,8 @@ package server
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -202,4 +204,32 @@ func ManifestEntries(infos []Info) []ManifestEntry {
 			Launcher: in.Launcher, JobID: in.JobID}
 	}
 	return out
+}
+
+// Reachable says whether the server still answers: a process or Slurm job that ended is gone
+// whatever its port says; otherwise its /v1/models must answer, within 5 s, at least once in
+// three tries a second apart (a server busy with a burst still answers that). nil when it does.
+func (h *Handle) Reachable(ctx context.Context) error {
+	if err := h.Alive(); err != nil {
+		return err
+	}
+	info := h.Info()
+	if info.Virtual || info.URL == "" {
+		return nil
+	}
+	hc := &http.Client{Timeout: 5 * time.Second}
+	var err error
+	for try := 0; try < 3; try++ {
+		if try > 0 {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(time.Second):
+			}
+		}
+		if _, err = listModels(ctx, hc, strings.TrimRight(info.URL, "/")); err == nil {
+			return nil
+		}
+	}
+	return fmt.Errorf("%s does not answer: %v", info.URL, err)
 }

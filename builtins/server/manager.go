@@ -27,6 +27,11 @@ type Manager struct {
 	OnChange func([]Info)
 	// Virtual makes every server the simulator in virtual time.
 	Virtual bool
+	// DryRun (with Virtual) has every start say what it would launch (describeLaunch) through
+	// Say, while the simulator stands in for the server.
+	DryRun  bool
+	Say     func(text string)
+	dryGPUs int // GPUs a dry run has handed out
 	// SeedFor seeds the in-process simulator of the named server (nil: seed 1).
 	SeedFor func(name string) uint64
 	// Grace is how long a server has to exit after SIGTERM before SIGKILL.
@@ -193,6 +198,13 @@ func (m *Manager) launch(ctx context.Context, h *Handle) (Info, error) {
 	var err error
 	switch {
 	case m.Virtual || spec.Twin():
+		if m.DryRun && m.Say != nil {
+			text, derr := m.describeLaunch(h, info.Name)
+			if derr != nil {
+				return Info{}, derr
+			}
+			m.Say(text)
+		}
 		err = m.launchVirtual(h, &info)
 	case spec.Backend == BackendExternal:
 		err = m.launchExternal(ctx, &info)

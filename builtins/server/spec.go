@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"path"
 	"sort"
+	"starlab/runtime"
 	"strings"
 	"time"
 
@@ -142,6 +143,7 @@ func (s Spec) DefaultName() string {
 	if s.Backend != BackendVLLM && s.Backend != BackendSim {
 		base += "-" + strings.ReplaceAll(s.Backend, ".", "")
 	}
+	base = runtime.SafeFileName(base) // a model path may hold anything a file name cannot
 	name := fmt.Sprintf("%s-%dgpu", base, s.GPUs)
 	if s.GPUs == 0 {
 		name = base + "-cpu"

@@ -265,7 +265,42 @@ func measurePoint(ctx context.Context, r *runtime.Run, a *sweepArgs, o Options, 
 	if dead := h.Alive(); dead != nil {
 		return p, &PartialError{Err: dead}
 	}
+	if onlyConnectionErrors(p) && ctx.Err() == nil {
+		// Requests that could not even connect: ask the server itself before the next point is
+		// sent into the void (an external server has no process to watch).
+		if err := h.Reachable(ctx); err != nil && ctx.Err() == nil {
+			return p, &PartialError{Err: fmt.Errorf("server %s at %s is gone: at %s, %d of %d requests failed to connect (%s), and %v; the point is kept, the sweep stops; --resume measures the rest once the server is back",
+				info.Name, url, s, p.Failed, p.Client.Sent, errorList(p.Errors), err)}
+		}
+	}
 	return p, nil
+}
+
+// onlyConnectionErrors is a point whose failures are all connections refused or cut.
+func onlyConnectionErrors(p Point) bool {
+	if p.Failed == 0 {
+		return false
+	}
+	for reason, n := range p.Errors {
+		if n > 0 && reason != "connection_refused" && reason != "connection_closed" {
+			return false
+		}
+	}
+	return true
+}
+
+// errorList renders a point's errors by reason, sorted: "connection_refused 8".
+func errorList(errs map[string]int) string {
+	keys := make([]string, 0, len(errs))
+	for k := range errs {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s %d", k, errs[k])
+	}
+	return strings.Join(parts, ", ")
 }
 
 // metricSeries are the engine's Prometheus names from its adapter; an external server, whose
@@ -586,8 +621,11 @@ func unpackSweep(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 	if seed.Set {
 		a.seed = runtime.DeriveSeed(uint64(seed.V), "sweep")
 	}
-	if name.Set && (name.V == "" || strings.ContainsAny(name.V, `/\`)) {
-		return nil, paramerr.New("name", "want a file-safe name, got %q", name.V)
+	if name.Set {
+		// The name becomes sweeps/NAME.json and sweeps/NAME.requests.jsonl.
+		if err := runtime.CheckFileName(name.V); err != nil {
+			return nil, paramerr.Wrap("name", err)
+		}
 	}
 	if ds == starlark.None {
 		a.dataset = &DatasetValue{Kind: "random", InputLen: 512, OutputLen: 128}

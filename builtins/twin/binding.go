@@ -8,7 +8,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -73,7 +72,6 @@ var engineBatch = map[string]int{server.EngineOllama: 512, server.EngineLlamaCpp
 
 type namesKey struct{}
 
-var validName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 
 func calibrateFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var input starlark.Value
@@ -124,14 +122,14 @@ func calibrateFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 	}
 	modelPath := resolveModel(thread, model)
 	calName := name.V
-	if calName == "" {
+	if !name.Set {
 		calName = "calibration"
 		if srv != nil {
 			calName = srv.Name()
 		}
 		calName = uniqueName(r, calName)
-	} else if !validName.MatchString(calName) {
-		return nil, paramerr.New("name", "want letters, digits, '.', '_' or '-' (a file name), got %q", calName)
+	} else if err := runtime.CheckFileName(calName); err != nil {
+		return nil, paramerr.Wrap("name", err)
 	}
 
 	limits, tp, dp := engineLimits(eng, srv)

@@ -217,6 +217,7 @@ func runCmd(args []string, stdout, stderr io.Writer, replay bool) (int, error) {
 	plan := fs.String("plan", "", "replay: the plan to run instead of the recorded one (an edited analysis)")
 	confidence := fs.Float64("confidence", 0, "confidence `LEVEL` of every interval and verdict (default 0.95; resume and replay keep the recorded one)")
 	virtual := fs.Bool("virtual", false, "run every server as the simulator in virtual time")
+	dryRun := fs.Bool("dry-run", false, "say what the plan would launch (commands, environment, GPUs, Slurm jobs) and how long it would take, running it in virtual time and keeping nothing")
 	engineCmds := sets{}
 	fs.Var(engineCmds, "engine-cmd", "command that starts an engine, `NAME=CMD` (repeatable; NAME vllm, sglang, llama.cpp or ollama; env STARLAB_VLLM, STARLAB_SGLANG, STARLAB_LLAMA_CPP, STARLAB_OLLAMA; default on PATH)")
 	vllmCmd := fs.String("vllm-cmd", "", "command that starts vLLM: --engine-cmd vllm=`CMD`")
@@ -230,7 +231,8 @@ func runCmd(args []string, stdout, stderr io.Writer, replay bool) (int, error) {
 	if err := checkEngineCmds(engineCmds, *vllmCmd); err != nil {
 		return 2, err
 	}
-	opts := runtime.Options{Sets: set, Seed: *seed, Confidence: *confidence, Out: *out, Virtual: *virtual, EngineCmds: engineCmds, Args: append([]string{name}, args...)}
+	opts := runtime.Options{Sets: set, Seed: *seed, Confidence: *confidence, Out: *out, Virtual: *virtual, DryRun: *dryRun,
+		EngineCmds: engineCmds, Args: append([]string{name}, args...)}
 	fs.Visit(func(f *flag.Flag) {
 		if f.Name == "seed" {
 			opts.SeedSet = true
@@ -276,6 +278,17 @@ func runCmd(args []string, stdout, stderr io.Writer, replay bool) (int, error) {
 	outcome, err := runtime.Execute(ctx, opts)
 	if err != nil {
 		return 2, err
+	}
+	if opts.DryRun {
+		if outcome.RealTime != "" {
+			fmt.Fprintln(stdout, outcome.RealTime)
+		}
+		if outcome.Status == "ok" {
+			fmt.Fprintln(stderr, "dry run: nothing was started and nothing was kept")
+			return 0, nil
+		}
+		fmt.Fprintf(stderr, "%s\n", runtime.FormatError(outcome.Err))
+		return 1, nil
 	}
 	if outcome.RealTime != "" {
 		fmt.Fprintln(stderr, outcome.RealTime)
