@@ -177,6 +177,13 @@ func sweepBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tu
 			o.Logger.Info().Str("point", s.String()).Msg("sweep: measuring point")
 			p, err := measurePoint(ctx, r, a, o, s)
 			measured, ran = p, true
+			if c.Writer != nil {
+				// The point's requests reach the requests file before the point is journaled:
+				// one that cannot be written (a full disk) is measured again on --resume.
+				if werr := c.Writer.CommitPoint(); werr != nil && err == nil {
+					return p, werr
+				}
+			}
 			return p, err
 		})
 		if err != nil && ran {

@@ -123,14 +123,14 @@ func (c *Config) run(ctx context.Context, runPoint pointFunc) (*Result, error) {
 	return res, nil
 }
 
-// persist writes the points so far and flushes the requests file, so that a killed run keeps
-// everything it measured.
+// persist adds the last point's requests to the requests file and writes the points so far, so
+// that a killed run keeps everything it measured.
 func (c *Config) persist(points []Point) error {
 	if c.Writer == nil {
 		return nil
 	}
-	if err := c.Writer.WritePoints(points); err != nil {
+	if err := c.Writer.CommitPoint(); err != nil {
 		return err
 	}
-	return c.Writer.Flush()
+	return c.Writer.WritePoints(points)
 }

@@ -3,7 +3,9 @@ package sweep
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sync"
@@ -13,12 +15,17 @@ import (
 )
 
 // Writer keeps a sweep's results on disk as it runs: <dir>/<name>.json (all points so far,
-// atomically rewritten after each point) and <dir>/<name>.requests.jsonl (one line per request,
-// appended and flushed about once a second), so a killed run keeps what it measured.
+// atomically rewritten after each point) and <dir>/<name>.requests.jsonl (one line per request).
+// A point's requests go to a segment file, flushed about once a second, and join the requests
+// file when the point's step completes (CommitPoint), before the step is journaled: the requests
+// file holds whole points only, so a point that failed to be written (a full disk) is measured
+// again by --resume, never half kept. A segment a killed run left is moved to
+// <name>.requests.interrupted.jsonl, so nothing measured is lost.
 type Writer struct {
 	dir, name string
 	mu        sync.Mutex
-	f         *os.File
+	f         *os.File // the requests file, appended to
+	seg       *os.File // the point being measured
 	bw        *bufio.Writer
 	lastFlush time.Time
 	err       error
@@ -34,7 +41,76 @@ func NewWriter(dir, name string) (*Writer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Writer{dir: dir, name: name, f: f, bw: bufio.NewWriterSize(f, 256<<10), lastFlush: time.Now()}, nil
+	w := &Writer{dir: dir, name: name, f: f, lastFlush: time.Now()}
+	if err := w.keepInterrupted(); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return w, nil
+}
+
+// segmentPath is the file of the point being measured.
+func (w *Writer) segmentPath() string { return filepath.Join(w.dir, "."+w.name+".requests.point") }
+
+// keepInterrupted moves what a killed run's last point wrote to the interrupted file.
+func (w *Writer) keepInterrupted() error {
+	data, err := os.ReadFile(w.segmentPath())
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if len(data) > 0 {
+		path := filepath.Join(w.dir, w.name+".requests.interrupted.jsonl")
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			return err
+		}
+		_, err = f.Write(data)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("writing %s: %w", path, err)
+		}
+	}
+	return os.Remove(w.segmentPath())
+}
+
+// CommitPoint appends the point's requests to the requests file and syncs it; on failure the
+// requests file is cut back to what it held, so it never holds part of a point.
+func (w *Writer) CommitPoint() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.seg == nil {
+		return w.err
+	}
+	w.flushLocked()
+	seg := w.seg
+	w.seg, w.bw = nil, nil
+	defer func() {
+		seg.Close()
+		os.Remove(seg.Name())
+	}()
+	if w.err != nil {
+		return w.err
+	}
+	st, err := w.f.Stat()
+	if err != nil {
+		return err
+	}
+	if _, err = seg.Seek(0, io.SeekStart); err == nil {
+		if _, err = io.Copy(w.f, seg); err == nil {
+			err = w.f.Sync()
+		}
+	}
+	if err != nil {
+		w.f.Truncate(st.Size())
+		w.err = fmt.Errorf("writing %s: %w", w.RequestsPath(), err)
+		return w.err
+	}
+	return nil
 }
 
 // PointsPath and RequestsPath are the files written.
@@ -101,6 +177,14 @@ func (w *Writer) WriteRecord(spec PointSpec, repeat int, r *RequestRecord) {
 		w.err = err
 		return
 	}
+	if w.seg == nil {
+		seg, err := os.OpenFile(w.segmentPath(), os.O_CREATE|os.O_RDWR|os.O_TRUNC, 0o644)
+		if err != nil {
+			w.err = err
+			return
+		}
+		w.seg, w.bw = seg, bufio.NewWriterSize(seg, 256<<10)
+	}
 	w.bw.Write(append(data, '\n'))
 	if time.Since(w.lastFlush) > time.Second {
 		w.flushLocked()
@@ -109,8 +193,11 @@ func (w *Writer) WriteRecord(spec PointSpec, repeat int, r *RequestRecord) {
 
 func (w *Writer) flushLocked() {
 	w.lastFlush = time.Now()
+	if w.bw == nil {
+		return
+	}
 	if err := w.bw.Flush(); err != nil && w.err == nil {
-		w.err = fmt.Errorf("writing %s: %w", w.RequestsPath(), err)
+		w.err = fmt.Errorf("writing %s: %w", w.segmentPath(), err)
 	}
 }
 
@@ -122,9 +209,10 @@ func (w *Writer) Flush() error {
 	return w.err
 }
 
-// Close flushes and closes the requests file.
+// Close commits what a point left (a sweep that ended on an error keeps its requests) and closes
+// the requests file.
 func (w *Writer) Close() error {
-	err := w.Flush()
+	err := w.CommitPoint()
 	if cerr := w.f.Close(); err == nil {
 		err = cerr
 	}
