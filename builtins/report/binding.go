@@ -17,7 +17,7 @@ func init() {
 		Doc: `Writes the run's report: report.md, report.json, plots/*.png|svg and sweeps/*.csv.
 
 Includes the run manifest summary (no times or hosts: the same seed in --virtual gives the same
-report.md), every sweeps/*.json of the run sorted by name, every knee, scaling, USL fit and
+report.md), every sweeps/*.json of the run in the order the plan made them, every knee, scaling, USL fit and
 comparison and hypothesis computed so far, and the table()s and plot()s made so far. Figures with
 an interval show value ± half-width at the run's confidence (their ends when lopsided), plots
 draw them as error bars or bands, each verdict shows its interval and rule, and points that never

@@ -13,7 +13,7 @@ type Report struct {
 	Title      string       `json:"title"`
 	Notes      string       `json:"notes"`
 	Manifest   Summary      `json:"manifest"`
-	Sweeps     []string     `json:"sweeps"` // every sweep in the report, sorted by name
+	Sweeps     []string     `json:"sweeps"` // every sweep in the report, in plan order (order.go)
 	Knees      []Knee       `json:"knees"`
 	Scalings   []Scaling    `json:"scalings"`
 	USL        []USLFit     `json:"usl"`

@@ -1,7 +1,6 @@
 package report
 
 import (
-	"bytes"
 	"fmt"
 	"image/color"
 	"math"
@@ -11,6 +10,7 @@ import (
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
 
 	"starlab/builtins/sweep/pointschema"
 )
@@ -65,9 +65,7 @@ func PlanPlots(r Report, sweeps []Sweep) Plots {
 			continue
 		}
 		ps.Overlays = append(ps.Overlays, PlotRef{File: "overlay_throughput_" + x, Title: "all sweeps: throughput vs " + x,
-			draw: func() (*plot.Plot, error) {
-				return seriesPlot("Throughput vs "+x, group, x, pointschema.RequestThroughput, false, x == pointschema.RequestRate)
-			}})
+			draw: func() (*plot.Plot, error) { return overlayPlot(r, group, x) }})
 	}
 	ps.Twin = twinPlots(r, sweeps)
 	for _, spec := range r.Plots {
@@ -123,19 +121,6 @@ func writePlot(dir string, ref PlotRef) error {
 		}
 	}
 	return nil
-}
-
-// renderPlot draws a chart in a format (png, svg) at the report's size.
-func renderPlot(p *plot.Plot, format string) ([]byte, error) {
-	wt, err := p.WriterTo(7*vg.Inch, 4.5*vg.Inch, format)
-	if err != nil {
-		return nil, err
-	}
-	var buf bytes.Buffer
-	if _, err := wt.WriteTo(&buf); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
 }
 
 func findSweep(sweeps []Sweep, name string) (Sweep, bool) {
@@ -196,7 +181,7 @@ func addIntervals(p *plot.Plot, i int, cis []ciPoint) error {
 	if len(cis) == 0 {
 		return nil
 	}
-	c := plotutil.Color(i)
+	c := seriesColor(i)
 	if len(cis) > bandAbove {
 		var edge plotter.XYs
 		for _, q := range cis {
@@ -209,8 +194,7 @@ func addIntervals(p *plot.Plot, i int, cis []ciPoint) error {
 		if err != nil {
 			return err
 		}
-		r, g, b, _ := c.RGBA()
-		band.Color = color.NRGBA{R: uint8(r >> 8), G: uint8(g >> 8), B: uint8(b >> 8), A: 60}
+		band.Color = translucent(c, 60)
 		band.LineStyle.Width = 0
 		p.Add(band)
 		return nil
@@ -219,10 +203,17 @@ func addIntervals(p *plot.Plot, i int, cis []ciPoint) error {
 	return nil
 }
 
+// translucent is c at opacity a (0-255).
+func translucent(c color.Color, a uint8) color.NRGBA {
+	r, g, b, _ := c.RGBA()
+	return color.NRGBA{R: uint8(r >> 8), G: uint8(g >> 8), B: uint8(b >> 8), A: a}
+}
+
 // errorBars draws intervals as error bars in colour c.
 func errorBars(c color.Color, cis []ciPoint) *plotter.YErrorBars {
-	bars := &plotter.YErrorBars{LineStyle: plotter.DefaultLineStyle, CapWidth: plotter.DefaultCapWidth}
+	bars := &plotter.YErrorBars{LineStyle: plotter.DefaultLineStyle, CapWidth: vg.Points(4)}
 	bars.LineStyle.Color = c
+	bars.LineStyle.Width = vg.Points(0.75)
 	for _, q := range cis {
 		bars.XYs = append(bars.XYs, plotter.XY{X: q.X, Y: q.Y})
 		bars.YErrors = append(bars.YErrors, struct{ Low, High float64 }{q.Y - q.Lo, q.Hi - q.Y})
@@ -230,21 +221,29 @@ func errorBars(c color.Color, cis []ciPoint) *plotter.YErrorBars {
 	return bars
 }
 
+// newPlot is an empty chart in the figure format (figure.go): fonts, 1-2-5 ticks (log y when
+// logY), a light grid. y is a field name or a label.
 func newPlot(title, x, y string, logY bool) *plot.Plot {
 	p := plot.New()
+	styleText(p)
 	p.Title.Text = title
 	p.X.Label.Text = axisLabel(x)
 	p.Y.Label.Text = axisLabel(y)
-	p.Legend.Top = true
-	p.Legend.Left = true
-	p.Add(plotter.NewGrid())
+	p.X.Tick.Marker = linearTicks{}
+	p.Y.Tick.Marker = linearTicks{}
+	grid := plotter.NewGrid()
+	grid.Vertical.Color = color.Gray{Y: 225}
+	grid.Horizontal.Color = color.Gray{Y: 225}
+	grid.Vertical.Width = vg.Points(0.5)
+	grid.Horizontal.Width = vg.Points(0.5)
+	p.Add(grid)
 	if logY {
-		p.Y.Scale = plot.LogScale{}
-		p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
+		setLog(&p.Y)
 	}
 	return p
 }
 
+// axisLabel is an axis's title for a field; anything else is taken as the label.
 func axisLabel(field string) string {
 	switch field {
 	case pointschema.RequestRate:
@@ -257,6 +256,7 @@ func axisLabel(field string) string {
 	return field
 }
 
+// addSeries draws series i (colour and marker i) with its intervals, and names it in the legend.
 func addSeries(p *plot.Plot, i int, name string, pts plotter.XYs, cis []ciPoint) error {
 	if len(pts) == 0 {
 		return nil
@@ -268,11 +268,13 @@ func addSeries(p *plot.Plot, i int, name string, pts plotter.XYs, cis []ciPoint)
 	if err != nil {
 		return err
 	}
-	l.Color = plotutil.Color(i)
-	s.Color = plotutil.Color(i)
+	l.Color = seriesColor(i)
+	l.Width = vg.Points(1)
+	s.Color = seriesColor(i)
 	s.Shape = plotutil.Shape(i)
+	s.Radius = vg.Points(2)
 	p.Add(l, s)
-	p.Legend.Add(name, l, s)
+	legendAdd(p, name, l, s)
 	return nil
 }
 
@@ -299,30 +301,144 @@ func addLine(p *plot.Plot, name string, c color.Color, pts plotter.XYs) error {
 		return err
 	}
 	l.Color = c
-	l.Dashes = []vg.Length{vg.Points(5), vg.Points(3)}
+	l.Width = vg.Points(1)
+	l.Dashes = []vg.Length{vg.Points(4), vg.Points(2)}
 	p.Add(l)
-	p.Legend.Add(name, l)
+	legendAdd(p, name, l)
 	return nil
 }
+
+// kneeColor marks a single sweep's knee; on an overlay each knee takes its sweep's colour.
+var kneeColor = color.RGBA{R: 190, G: 20, B: 20, A: 255}
+
+// kneeBracket is where the knee lies: its interval at the run's confidence when it has one, else
+// the measured loads it lies between; ok is false without either.
+func kneeBracket(k *Knee) (lo, hi float64, level string, ok bool) {
+	if ci := k.RateCI.stats(); !ci.Unknown() {
+		return ci.Lo, ci.Hi, pctLevel(float64(k.Level)) + " ", true
+	}
+	lo, hi = float64(k.Bracket[0]), float64(k.Bracket[1])
+	return lo, hi, "", !math.IsNaN(lo) && !math.IsNaN(hi) && hi >= lo
+}
+
+// kneeLabel is a knee's legend entry: "knee 13.5, 95% bracket [13.5, 18]".
+func kneeLabel(prefix string, k *Knee) string {
+	out := prefix + fmtNum(float64(k.Rate))
+	if lo, hi, level, ok := kneeBracket(k); ok {
+		out += fmt.Sprintf(", %sbracket [%s, %s]", level, fmtNum(lo), fmtNum(hi))
+	}
+	return out
+}
+
+// atX is the curve's y at x, interpolated between its points (which are in x order); NaN outside.
+func atX(pts plotter.XYs, x float64) float64 {
+	for i := range pts {
+		if pts[i].X == x {
+			return pts[i].Y
+		}
+		if i > 0 && pts[i-1].X < x && x < pts[i].X {
+			f := (x - pts[i-1].X) / (pts[i].X - pts[i-1].X)
+			return pts[i-1].Y + f*(pts[i].Y-pts[i-1].Y)
+		}
+	}
+	return math.NaN()
+}
+
+// diamond is the knee's marker: a filled diamond with a dark outline, unlike any series marker.
+type diamond struct{}
+
+// DrawGlyph implements draw.GlyphDrawer.
+func (diamond) DrawGlyph(c *draw.Canvas, sty draw.GlyphStyle, pt vg.Point) {
+	r := sty.Radius
+	pts := []vg.Point{{X: pt.X, Y: pt.Y + r}, {X: pt.X + r, Y: pt.Y}, {X: pt.X, Y: pt.Y - r}, {X: pt.X - r, Y: pt.Y}}
+	c.FillPolygon(sty.Color, pts)
+	var path vg.Path
+	path.Move(pts[0])
+	for _, q := range pts[1:] {
+		path.Line(q)
+	}
+	path.Close()
+	c.SetLineStyle(draw.LineStyle{Color: color.Black, Width: vg.Points(0.6)})
+	c.Stroke(path)
+}
+
+// addKneeMark marks a knee at (rate, y): a diamond in colour c, with a horizontal bar over its
+// bracket. The legend entry, when name is not empty, shows the same.
+func addKneeMark(p *plot.Plot, name string, c color.Color, k *Knee, y float64) error {
+	if math.IsNaN(y) {
+		return nil
+	}
+	rate := float64(k.Rate)
+	var thumbs []plot.Thumbnailer
+	if lo, hi, _, ok := kneeBracket(k); ok && hi > lo {
+		bar, err := plotter.NewXErrorBars(kneeBar{{X: rate, Y: y, lo: rate - lo, hi: hi - rate}})
+		if err != nil {
+			return err
+		}
+		bar.LineStyle.Color = translucent(c, 150)
+		bar.LineStyle.Width = vg.Points(2.5)
+		bar.CapWidth = vg.Points(6)
+		p.Add(bar)
+		thumbs = append(thumbs, barThumb{bar.LineStyle})
+	}
+	sc, err := plotter.NewScatter(plotter.XYs{{X: rate, Y: y}})
+	if err != nil {
+		return err
+	}
+	sc.Shape = diamond{}
+	sc.Color = c
+	sc.Radius = vg.Points(4)
+	p.Add(sc)
+	if name != "" {
+		legendAdd(p, name, append(thumbs, sc)...)
+	}
+	return nil
+}
+
+// barThumb is a bracket's legend sample: a horizontal bar with end caps.
+type barThumb struct{ sty draw.LineStyle }
+
+// Thumbnail implements plot.Thumbnailer.
+func (b barThumb) Thumbnail(c *draw.Canvas) {
+	y := (c.Min.Y + c.Max.Y) / 2
+	h := (c.Max.Y - c.Min.Y) / 3
+	x0, x1 := c.Min.X+vg.Points(1), c.Max.X-vg.Points(1)
+	c.StrokeLines(b.sty, []vg.Point{{X: x0, Y: y}, {X: x1, Y: y}}, []vg.Point{{X: x0, Y: y - h}, {X: x0, Y: y + h}},
+		[]vg.Point{{X: x1, Y: y - h}, {X: x1, Y: y + h}})
+}
+
+// kneeBar is one knee's bracket as an x error bar.
+type kneeBar []struct {
+	X, Y, lo, hi float64
+}
+
+func (b kneeBar) Len() int                        { return len(b) }
+func (b kneeBar) XY(i int) (float64, float64)     { return b[i].X, b[i].Y }
+func (b kneeBar) XError(i int) (float64, float64) { return b[i].lo, b[i].hi }
 
 func throughputPlot(s Sweep, k *Knee) (*plot.Plot, error) {
 	x := s.X()
 	pts, cis := xyCI(s, x, pointschema.RequestThroughput, false)
-	p := newPlot(s.Name+": throughput vs "+axisLabel(x), x, pointschema.RequestThroughput, false)
+	p := newPlot(s.Name+": throughput", x, pointschema.RequestThroughput, false)
 	if len(pts) == 0 {
 		return p, nil
 	}
+	p.Y.Min = 0
 	lo, hi := pts[0].X, pts[len(pts)-1].X
-	if k != nil && k.X == x {
+	if k != nil && (k.X != x || !k.Found) {
+		k = nil
+	}
+	if k != nil {
 		// Shades first, so that the curve is drawn over them.
-		top := float64(k.MaxThroughput)
-		if ci := k.RateCI.stats(); !ci.Unknown() {
-			if err := addShade(p, color.NRGBA{R: 200, A: 40}, ci.Lo, ci.Hi, 0, top); err != nil {
+		top := math.Max(float64(k.MaxThroughput), pts[len(pts)-1].Y)
+		if ci := k.MaxThroughputCI.stats(); !ci.Unknown() {
+			top = math.Max(top, ci.Hi)
+			if err := addShade(p, color.NRGBA{R: 230, G: 140, B: 20, A: 45}, lo, hi, ci.Lo, ci.Hi); err != nil {
 				return nil, err
 			}
 		}
-		if ci := k.MaxThroughputCI.stats(); !ci.Unknown() {
-			if err := addShade(p, color.NRGBA{R: 200, G: 120, A: 50}, lo, hi, ci.Lo, ci.Hi); err != nil {
+		if blo, bhi, _, ok := kneeBracket(k); ok {
+			if err := addShade(p, translucent(kneeColor, 35), blo, bhi, 0, top); err != nil {
 				return nil, err
 			}
 		}
@@ -331,42 +447,41 @@ func throughputPlot(s Sweep, k *Knee) (*plot.Plot, error) {
 		return nil, err
 	}
 	if x == pointschema.RequestRate {
-		if err := addLine(p, "ideal (throughput = offered)", color.Gray{Y: 120}, plotter.XYs{{X: lo, Y: lo}, {X: hi, Y: hi}}); err != nil {
+		if err := addLine(p, "ideal (throughput = offered)", color.Gray{Y: 110}, plotter.XYs{{X: lo, Y: lo}, {X: hi, Y: hi}}); err != nil {
 			return nil, err
 		}
 	}
-	if k != nil && k.X == x {
-		top := float64(k.MaxThroughput)
-		knee := "knee at " + fmtNum(float64(k.Rate))
-		if ci := k.RateCI.stats(); !ci.Unknown() {
-			knee += fmt.Sprintf(" (%s: [%s, %s])", pctLevel(float64(k.Level)), fmtNum(ci.Lo), fmtNum(ci.Hi))
-		}
-		if err := addLine(p, knee, color.RGBA{R: 200, A: 255},
-			plotter.XYs{{X: float64(k.Rate), Y: 0}, {X: float64(k.Rate), Y: top}}); err != nil {
+	if k != nil {
+		plateau := float64(k.MaxThroughput)
+		if err := addLine(p, "plateau "+fmtCI(plateau, k.MaxThroughputCI.stats()), color.RGBA{R: 210, G: 120, B: 0, A: 255},
+			plotter.XYs{{X: lo, Y: plateau}, {X: hi, Y: plateau}}); err != nil {
 			return nil, err
 		}
-		if err := addLine(p, "plateau "+fmtCI(top, k.MaxThroughputCI.stats()), color.RGBA{R: 200, G: 120, A: 255},
-			plotter.XYs{{X: lo, Y: top}, {X: hi, Y: top}}); err != nil {
+		if err := addKneeMark(p, kneeLabel("knee ", k), kneeColor, k, atX(pts, float64(k.Rate))); err != nil {
 			return nil, err
 		}
 	}
 	return p, nil
 }
 
-// latencySeries lists the latency fields a sweep has, in the order they are drawn.
+// latencySeries lists the latency fields a sweep has, in the order they are drawn: median and
+// p99 of TTFT and of E2EL (the mean stands in for a missing median).
 func latencySeries(s Sweep) []string {
 	var out []string
-	for _, f := range []string{pointschema.MedianTTFTMs, pointschema.P99TTFTMs, pointschema.MeanTTFTMs,
-		pointschema.MedianE2ELMs, pointschema.P99E2ELMs, pointschema.MeanE2ELMs} {
-		if s.has(f) && s.has(s.X()) {
-			out = append(out, f)
+	for _, group := range [][]string{{pointschema.MedianTTFTMs, pointschema.MeanTTFTMs}, {pointschema.P99TTFTMs},
+		{pointschema.MedianE2ELMs, pointschema.MeanE2ELMs}, {pointschema.P99E2ELMs}} {
+		for _, f := range group {
+			if s.has(f) && s.has(s.X()) {
+				out = append(out, f)
+				break
+			}
 		}
 	}
 	return out
 }
 
 func latencyPlot(s Sweep) (*plot.Plot, error) {
-	p := newPlot(s.Name+": latency vs "+axisLabel(s.X()), s.X(), "latency (ms, log)", true)
+	p := newPlot(s.Name+": latency", s.X(), "latency (ms, log)", true)
 	for i, f := range latencySeries(s) {
 		pts, cis := xyCI(s, s.X(), f, true)
 		if err := addSeries(p, i, f, pts, cis); err != nil {
@@ -390,7 +505,53 @@ func seriesPlot(title string, sweeps []Sweep, x, y string, logY, ideal bool) (*p
 		}
 	}
 	if ideal && lo < hi {
-		if err := addLine(p, "ideal (throughput = offered)", color.Gray{Y: 120}, plotter.XYs{{X: lo, Y: lo}, {X: hi, Y: hi}}); err != nil {
+		if err := addLine(p, "ideal (throughput = offered)", color.Gray{Y: 110}, plotter.XYs{{X: lo, Y: lo}, {X: hi, Y: hi}}); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+// logAbove: an overlay whose loads span this factor or more is drawn on log-log axes, so that a
+// 1-GPU sweep is not squeezed into a corner by a 4-GPU one.
+const logAbove = 10
+
+// overlayPlot is the full-width chart of every sweep on one load axis: throughput against load,
+// each sweep's knee (found on that axis) a diamond in the sweep's colour with a bar over its
+// bracket.
+func overlayPlot(r Report, group []Sweep, x string) (*plot.Plot, error) {
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for _, s := range group {
+		pts, _ := xyCI(s, x, pointschema.RequestThroughput, false)
+		for _, pt := range pts {
+			lo, hi = math.Min(lo, pt.X), math.Max(hi, pt.X)
+		}
+	}
+	logXY := lo > 0 && hi/lo >= logAbove
+	title := "All sweeps: throughput vs " + axisLabel(x)
+	if logXY {
+		title += " (log-log)"
+	}
+	p, err := seriesPlot(title, group, x, pointschema.RequestThroughput, logXY, x == pointschema.RequestRate)
+	if err != nil {
+		return nil, err
+	}
+	markWide(p)
+	if logXY {
+		setLog(&p.X)
+	}
+	named := false
+	for i, s := range group {
+		k := kneeOf(r, s.Name)
+		if k == nil || k.X != x {
+			continue
+		}
+		pts, _ := xyCI(s, x, pointschema.RequestThroughput, logXY)
+		name := ""
+		if !named {
+			name, named = "knee (bar: bracket), in its sweep's colour", true
+		}
+		if err := addKneeMark(p, name, seriesColor(i), k, atX(pts, float64(k.Rate))); err != nil {
 			return nil, err
 		}
 	}

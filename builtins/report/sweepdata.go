@@ -40,8 +40,8 @@ type warning struct {
 	Detail string // what was seen, for the Warnings section
 }
 
-// LoadSweeps reads every sweeps/*.json of the run directory plus the given tables, sorted by
-// name. A given table never shadows a sweep the run measured.
+// LoadSweeps reads every sweeps/*.json of the run directory in plan order (order.go), then the
+// given tables in the order given. A given table never shadows a sweep the run measured.
 func LoadSweeps(dir string, given []GivenPoints) ([]Sweep, error) {
 	files, err := filepath.Glob(filepath.Join(dir, "sweeps", "*.json"))
 	if err != nil {
@@ -68,6 +68,7 @@ func LoadSweeps(dir string, given []GivenPoints) ([]Sweep, error) {
 		out = append(out, s)
 		seen[name] = true
 	}
+	planOrder(dir, out)
 	for _, g := range given {
 		if seen[g.Name] {
 			continue
@@ -79,7 +80,6 @@ func LoadSweeps(dir string, given []GivenPoints) ([]Sweep, error) {
 		out = append(out, s)
 		seen[g.Name] = true
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
 }
 

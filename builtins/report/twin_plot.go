@@ -5,7 +5,6 @@ import (
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
-	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 
@@ -47,30 +46,30 @@ func twinPlot(tc TwinComparison, twin, meas Sweep, metric string) (*plot.Plot, e
 	if logY {
 		y += ", log"
 	}
-	p := newPlot(twinPlotTitle(tc, metric), tc.X, y, logY)
+	p := newPlot(metricLabel(metric)+": twin vs measured", tc.X, y, logY)
 	if pts, _ := xyCI(twin, tc.X, metric, logY); len(pts) > 0 {
 		l, err := plotter.NewLine(pts)
 		if err != nil {
 			return nil, err
 		}
-		l.Color = plotutil.Color(0)
+		l.Color = seriesColor(0)
 		l.Width = vg.Points(1.5)
 		p.Add(l)
-		p.Legend.Add("twin: sweep "+twin.Name+" (calibration "+tc.Calibration+")", l)
+		legendAdd(p, "twin (sweep "+twin.Name+")", l)
 	}
 	if pts, cis := xyCI(meas, tc.X, metric, logY); len(pts) > 0 {
 		if len(cis) > 0 {
-			p.Add(errorBars(plotutil.Color(1), cis))
+			p.Add(errorBars(seriesColor(1), cis))
 		}
 		s, err := plotter.NewScatter(pts)
 		if err != nil {
 			return nil, err
 		}
-		s.Color = plotutil.Color(1)
+		s.Color = seriesColor(1)
 		s.Shape = draw.CircleGlyph{}
 		s.Radius = vg.Points(3)
 		p.Add(s)
-		p.Legend.Add("measured: sweep "+meas.Name, s)
+		legendAdd(p, "measured (sweep "+meas.Name+")", s)
 	}
 	return p, nil
 }

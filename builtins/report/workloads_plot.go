@@ -32,7 +32,7 @@ func slicePlots(r Report, s Sweep) []PlotRef {
 			if len(parts) == 1 {
 				return throughputPlot(parts[0], kneeOf(r, s.Name))
 			}
-			return seriesPlot(s.Name+" slices: throughput vs target rate", parts, x, pointschema.RequestThroughput, false, true)
+			return seriesPlot(s.Name+" slices: throughput", parts, x, pointschema.RequestThroughput, false, true)
 		}},
 		{File: "slices_ttft_" + s.Name, Title: s.Name + ": slice TTFT vs target rate", draw: func() (*plot.Plot, error) {
 			return sliceTTFTPlot(s.Name, parts)
@@ -44,7 +44,7 @@ func slicePlots(r Report, s Sweep) []PlotRef {
 // rate on a log axis, since TTFT spans orders of magnitude past the knee.
 func sliceTTFTPlot(name string, parts []Sweep) (*plot.Plot, error) {
 	x := pointschema.RequestRate
-	p := newPlot(name+" slices: TTFT vs "+axisLabel(x), x, "TTFT (ms, log)", true)
+	p := newPlot(name+" slices: TTFT", x, "TTFT (ms, log)", true)
 	if len(parts) == 1 {
 		for j, f := range []string{pointschema.MedianTTFTMs, pointschema.P99TTFTMs} {
 			pts, cis := xyCI(parts[0], x, f, true)
