@@ -55,6 +55,9 @@ func commands() []command {
 		{"report", []usageLine{
 			{"RUNDIR", "rebuild a run's report.md/json, plots and CSVs"},
 		}, func(args []string, stdout, _ io.Writer) (int, error) { return 0, reportCmd(args, stdout) }},
+		{"compare", []usageLine{
+			{"RUNDIR RUNDIR... [--metric M] [--out DIR]", "compare the same sweeps across runs, manifest differences first"},
+		}, func(args []string, stdout, stderr io.Writer) (int, error) { return 0, compareCmd(args, stdout, stderr) }},
 		{"export", []usageLine{
 			{"RUNDIR --format vllm-bench [--out DIR]", "write every point as a vllm bench serve result JSON"},
 		}, exportCmd},
