@@ -308,6 +308,7 @@ func writeSweep(b *strings.Builder, s Sweep, plots Plots, level float64) {
 		b.WriteString("⚠: see Warnings.\n\n")
 	}
 	writeSweepNotes(b, s, load)
+	writeSources(b, s)
 	writeWorkloads(b, s)
 	for _, p := range plots.PerSweep[s.Name] {
 		fmt.Fprintf(b, "![%s](plots/%s.png)\n\n", p.Title, p.File)

@@ -26,6 +26,8 @@ type Sweep struct {
 
 	// work is each point's trace, ramp, slices and sessions, when it has them (workloads.go).
 	work []pointWork
+	// sources are the files a loaded sweep (load_results) was read from; nil when measured.
+	sources []loadedSource
 
 	// warnings are each point's reasons for doubt (flagged in its row, listed under Warnings);
 	// tableFindings are the failed checks that need several rows, once each.
@@ -65,6 +67,7 @@ func LoadSweeps(dir string, given []GivenPoints) ([]Sweep, error) {
 		if err != nil {
 			return nil, err
 		}
+		s.sources = readSources(dir, name)
 		out = append(out, s)
 		seen[name] = true
 	}

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	_ "starlab/builtins/report" // report(), to check what it says of loaded sweeps
+	"strings"
 	"testing"
 
 	_ "starlab/builtins/analysis"
@@ -25,6 +27,12 @@ func TestLoadResultsScript(t *testing.T) {
 	}
 	if got := src.Sources[0].Path; got != filepath.Join("../vllm/rates", "vllm-16.0qps-Llama-3.1-8B-20251016-100000.json") {
 		t.Errorf("first source %s", got)
+	}
+	// The report says where a loaded sweep's points came from.
+	md, err := os.ReadFile(filepath.Join(dir, "report.md"))
+	if err != nil || !strings.Contains(string(md), "Loaded, not measured by this run:") ||
+		!strings.Contains(string(md), "vllm-16.0qps-Llama-3.1-8B-20251016-100000.json` (vllm-bench") {
+		t.Errorf("report.md does not name the loaded sweeps' sources: %v\n%.2000s", err, md)
 	}
 	man := runtimetest.Manifest(t, dir)
 	loaded, _ := man["loaded_results"].([]any)
