@@ -159,6 +159,16 @@ func CheckSets(decls []ParamDecl, sets map[string]string) error {
 // ConvertParam converts a --set value to the type of the param's default: int, float, bool,
 // string, or a list/tuple of numbers or strings written "1,2,4". A None default takes a string.
 func ConvertParam(raw string, def starlark.Value) (starlark.Value, error) {
+	return convertParam(raw, def, 0)
+}
+
+// maxParamNesting bounds how deep list defaults nest: a default that holds itself (`l = [];
+// l.append(l)`) would otherwise recurse until the stack overflows and kills the run.
+const maxParamNesting = 32
+
+var errNestedTooDeep = fmt.Errorf("the default nests lists more than %d deep", maxParamNesting)
+
+func convertParam(raw string, def starlark.Value, depth int) (starlark.Value, error) {
 	raw = strings.TrimSpace(raw)
 	switch d := def.(type) {
 	case starlark.NoneType, starlark.String:
@@ -184,13 +194,13 @@ func ConvertParam(raw string, def starlark.Value) (starlark.Value, error) {
 		}
 		return nil, fmt.Errorf("want true or false, got %q", raw)
 	case *starlark.List:
-		elems, err := convertList(raw, d)
+		elems, err := convertList(raw, d, depth)
 		if err != nil {
 			return nil, err
 		}
 		return starlark.NewList(elems), nil
 	case starlark.Tuple:
-		elems, err := convertList(raw, d)
+		elems, err := convertList(raw, d, depth)
 		if err != nil {
 			return nil, err
 		}
@@ -201,7 +211,10 @@ func ConvertParam(raw string, def starlark.Value) (starlark.Value, error) {
 
 // convertList splits "1,2,4" and types each element like the default's first element; an empty
 // default takes numbers (ints when every element is an integer).
-func convertList(raw string, def starlark.Indexable) ([]starlark.Value, error) {
+func convertList(raw string, def starlark.Indexable, depth int) ([]starlark.Value, error) {
+	if depth >= maxParamNesting {
+		return nil, errNestedTooDeep
+	}
 	if raw == "" {
 		return nil, nil
 	}
@@ -229,7 +242,10 @@ func convertList(raw string, def starlark.Indexable) ([]starlark.Value, error) {
 	}
 	out := make([]starlark.Value, len(parts))
 	for i, p := range parts {
-		v, err := ConvertParam(p, elemDefault)
+		v, err := convertParam(p, elemDefault, depth+1)
+		if err == errNestedTooDeep {
+			return nil, err
+		}
 		if err != nil {
 			return nil, fmt.Errorf("element %d: %v", i+1, err)
 		}
@@ -285,13 +301,14 @@ func paramBuiltin(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tu
 func (ps *paramSet) manifestValues() map[string]any {
 	out := map[string]any{}
 	for _, n := range ps.order {
-		out[n] = toPlain(ps.values[n])
+		out[n] = toPlain(ps.values[n], 0)
 	}
 	return out
 }
 
-// toPlain converts simple Starlark values to Go values for JSON (manifests, reports).
-func toPlain(v starlark.Value) any {
+// toPlain converts simple Starlark values to Go values for JSON (manifests, reports). Lists
+// nested deeper than maxParamNesting (a list that holds itself) are written as their repr.
+func toPlain(v starlark.Value, depth int) any {
 	switch v := v.(type) {
 	case starlark.NoneType:
 		return nil
@@ -311,9 +328,12 @@ func toPlain(v starlark.Value) any {
 	case starlark.String:
 		return string(v)
 	case starlark.Indexable:
+		if depth >= maxParamNesting {
+			return v.String()
+		}
 		out := make([]any, v.Len())
 		for i := range out {
-			out[i] = toPlain(v.Index(i))
+			out[i] = toPlain(v.Index(i), depth+1)
 		}
 		return out
 	}

@@ -62,16 +62,16 @@ func Read(r io.Reader) (*File, error) {
 		k := d.str()
 		v := d.value(d.u32())
 		if d.err != nil {
-			return nil, fmt.Errorf("gguf: key %d %q: %w", i, k, d.err)
+			return nil, fmt.Errorf("gguf: key %d %q: %w", i, clip(k), d.err)
 		}
 		if _, dup := f.Get(k); dup {
-			return nil, fmt.Errorf("gguf: duplicate key %q", k)
+			return nil, fmt.Errorf("gguf: duplicate key %q", clip(k))
 		}
 		f.KV = append(f.KV, KV{k, v})
 		if k == "general.alignment" {
 			a, ok := v.(uint32)
 			if !ok || a == 0 || a&(a-1) != 0 {
-				return nil, fmt.Errorf("gguf: general.alignment must be a uint32 power of two, got %T %v", v, v)
+				return nil, fmt.Errorf("gguf: general.alignment must be a uint32 power of two, got %T %s", v, clip(fmt.Sprint(v)))
 			}
 			f.Alignment = uint64(a)
 		}
@@ -80,21 +80,21 @@ func Read(r io.Reader) (*File, error) {
 		t := TensorInfo{Name: d.str()}
 		nd := d.u32()
 		if d.err == nil && (nd == 0 || nd > 4) {
-			return nil, fmt.Errorf("gguf: tensor %q: %d dims, want 1 to 4", t.Name, nd)
+			return nil, fmt.Errorf("gguf: tensor %q: %d dims, want 1 to 4", clip(t.Name), nd)
 		}
 		n := uint64(1)
 		for range nd {
 			dim := d.u64()
 			hi, lo := bits.Mul64(n, dim)
 			if hi != 0 {
-				return nil, fmt.Errorf("gguf: tensor %q: dims overflow", t.Name)
+				return nil, fmt.Errorf("gguf: tensor %q: dims overflow", clip(t.Name))
 			}
 			n = lo
 			t.Dims = append(t.Dims, dim)
 		}
 		t.Type, t.Offset = Type(d.u32()), d.u64()
 		if d.err == nil && t.Offset%f.Alignment != 0 {
-			return nil, fmt.Errorf("gguf: tensor %q: offset %d is not aligned to %d", t.Name, t.Offset, f.Alignment)
+			return nil, fmt.Errorf("gguf: tensor %q: offset %d is not aligned to %d", clip(t.Name), t.Offset, f.Alignment)
 		}
 		f.Tensors = append(f.Tensors, t)
 	}
@@ -103,6 +103,15 @@ func Read(r io.Reader) (*File, error) {
 	}
 	f.DataOffset = int64(pad(d.n, f.Alignment))
 	return f, nil
+}
+
+// clip shortens a key, tensor name or value for an error message: a corrupt length can make one
+// megabytes long (FuzzRead).
+func clip(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "..."
+	}
+	return s
 }
 
 // Get returns the value of key.
