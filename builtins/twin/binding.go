@@ -72,7 +72,6 @@ var engineBatch = map[string]int{server.EngineOllama: 512, server.EngineLlamaCpp
 
 type namesKey struct{}
 
-
 func calibrateFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var input starlark.Value
 	var model string
